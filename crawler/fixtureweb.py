@@ -1,0 +1,178 @@
+"""A multi-host web on 127.0.0.1, reached as an HTTP proxy.
+
+Scrapy (or anything honouring ``http_proxy``) asks the proxy for
+``http://news.example/robots.txt`` and gets the page written for that host:
+many origins, real HTTP, no DNS, no internet. Every request is logged, so a
+test can prove a disallowed page was never requested.
+
+A resource may answer with any status and headers, redirect, stall (for
+timeouts) or drop the connection (a network error). A host that is not in the
+web answers 502, as a proxy that cannot resolve it would.
+
+    web = FixtureWeb()
+    web.add("http://news.example/robots.txt", "User-agent: *\\nDisallow: /private/\\n")
+    with web:                     # serves until the block ends
+        ...  # http_proxy=web.proxy_url
+        assert "http://news.example/private/x" not in web.requested()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+HOST = "127.0.0.1"  # never any other address
+
+
+@dataclass(slots=True)
+class Resource:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds to wait before answering (longer than DOWNLOAD_TIMEOUT = a timeout).
+    delay: float = 0.0
+    #: Close the connection without answering (a network error).
+    drop: bool = False
+
+
+@dataclass(slots=True)
+class LoggedRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    at: float
+
+
+def _key(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower()
+    if netloc.endswith(":80") and parts.scheme == "http":
+        netloc = netloc[:-3]
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return netloc, path
+
+
+class FixtureWeb:
+    """The web: ``{netloc: {path: Resource}}``, served by a threaded proxy."""
+
+    def __init__(self) -> None:
+        self.sites: dict[str, dict[str, Resource]] = {}
+        self.log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- content --------------------------------------------------------------
+
+    def add(self, url: str, body: bytes | str = b"", status: int = 200,
+            headers: dict[str, str] | None = None, **kwargs: Any) -> Resource:
+        """Serve *body* at *url* (``http://host[:port]/path``)."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        headers = dict(headers or {})
+        if status == 200 and body and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = (
+                "text/plain; charset=utf-8" if url.endswith(".txt") else "text/html; charset=utf-8"
+            )
+        resource = Resource(status=status, body=body, headers=headers, **kwargs)
+        netloc, path = _key(url)
+        self.sites.setdefault(netloc, {})[path] = resource
+        return resource
+
+    def redirect(self, url: str, to: str, status: int = 301) -> Resource:
+        return self.add(url, b"", status=status, headers={"Location": to})
+
+    def add_host(self, origin: str) -> None:
+        """Make *origin* exist even with no resources (everything 404s)."""
+        self.sites.setdefault(_key(origin)[0], {})
+
+    # -- log ------------------------------------------------------------------
+
+    def requested(self) -> list[str]:
+        with self._lock:
+            return [r.url for r in self.log]
+
+    def requests_to(self, netloc: str) -> list[LoggedRequest]:
+        netloc = netloc.lower()
+        with self._lock:
+            return [r for r in self.log if _key(r.url)[0] == netloc]
+
+    def count(self, url: str) -> int:
+        return self.requested().count(url)
+
+    # -- serving --------------------------------------------------------------
+
+    @property
+    def proxy_url(self) -> str:
+        assert self._server is not None, "start() the web first"
+        return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def start(self) -> FixtureWeb:
+        web = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def do_GET(self) -> None:
+                self._serve(head=False)
+
+            def _serve(self, head: bool) -> None:
+                target = self.path
+                if not target.startswith(("http://", "https://")):
+                    target = f"http://{self.headers.get('Host', '')}{target}"
+                with web._lock:
+                    web.log.append(LoggedRequest(self.command, target,
+                                                 dict(self.headers.items()), time.time()))
+                netloc, path = _key(target)
+                site = web.sites.get(netloc)
+                if site is None:
+                    res = Resource(502, b"unknown host", {"Content-Type": "text/plain"})
+                else:
+                    res = site.get(path) or Resource(404, b"not found",
+                                                     {"Content-Type": "text/plain"})
+                if res.delay:
+                    time.sleep(res.delay)
+                if res.drop:
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(2)
+                    except OSError:
+                        pass
+                    return
+                self.send_response(res.status)
+                for name, value in res.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(res.body)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(res.body)
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FixtureWeb:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The bundled spiders: ``audit`` (follows links) and ``check`` (given URLs)."""

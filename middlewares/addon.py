@@ -1,0 +1,65 @@
+"""The one-line add-on: ``ADDONS = {"middlewares.TdmGuard": 0}``.
+
+Sets every ``TDMGUARD_*`` default at ``"addon"`` priority (project settings
+win), switches Scrapy's fail-open ``RobotsTxtMiddleware`` off, installs
+tdmguard's components without clobbering a user's entries, and builds a
+User-Agent header carrying the product token when the user left Scrapy's
+default (whose "Scrapy" token is itself on the AI-crawler block lists).
+A user-set User-Agent that does not carry the token is a start-up error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.settings import default_settings
+
+from middlewares.decisions import DecisionMiddleware
+from middlewares.robotstxt import RobotsTxtMiddleware
+from middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SCRAPY_ROBOTS = "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
+
+#: Our downloader middlewares and their orders (Scrapy's RobotsTxt is 100).
+COMPONENTS = {
+    RobotsTxtMiddleware: 100,
+    DecisionMiddleware: 585,
+}
+EXTENSIONS: dict[type, int] = {}
+
+
+class TdmGuard:
+    """tdmguard's Scrapy add-on."""
+
+    def update_settings(self, settings: Settings) -> None:
+        for name, value in DEFAULTS.items():
+            settings.set(name, value, "addon")
+        settings.set("ROBOTSTXT_OBEY", False, "addon")
+        mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        if SCRAPY_ROBOTS not in mws:
+            settings["DOWNLOADER_MIDDLEWARES"] = {**mws, SCRAPY_ROBOTS: None}
+        for cls, order in COMPONENTS.items():
+            settings.setdefault_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, order)
+        for cls, order in EXTENSIONS.items():
+            settings.setdefault_in_component_priority_dict("EXTENSIONS", cls, order)
+
+        tokens = parse_tokens(settings.get("TDMGUARD_USER_AGENT"))
+        user_agent = settings.get("USER_AGENT")
+        if user_agent == default_settings.USER_AGENT or not user_agent:
+            settings.set(
+                "USER_AGENT",
+                build_user_agent(tokens, settings.get("TDMGUARD_USER_AGENT_INFO")),
+                "addon",
+            )
+        elif not any(t.lower() in str(user_agent).lower() for t in tokens):
+            raise ConfigError(
+                f"USER_AGENT {user_agent!r} does not carry the product token "
+                f"{tokens[0]!r}: include it, or leave USER_AGENT unset and tdmguard "
+                "builds one"
+            )

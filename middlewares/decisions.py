@@ -1,0 +1,129 @@
+"""One decision per request, made before the spider sees anything.
+
+Enabled by the add-on. Sits at order 585 in ``DOWNLOADER_MIDDLEWARES``: after
+decompression and redirects on the way back, so response-level checks see the
+final, decoded response. It collects the reasons earlier checks stored in
+``request.meta["tdmguard_reasons"]``, runs the response checks registered with
+:meth:`DecisionMiddleware.add_response_check`, and sends
+``middlewares.signals.decision_recorded`` once per request. A response that
+any reason reserves is dropped (:class:`~middlewares.exceptions.Refused`).
+
+It also refuses, before download, any request whose User-Agent header does
+not carry our product token, and any request carrying credentials
+(``Authorization``): tdmguard never crawls under another name or logged in.
+
+Stats: ``tdmguard/decisions/{fetched,refused,dropped,failed}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest
+
+from middlewares import signals
+from middlewares.exceptions import Refused
+from middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
+from middlewares.settings import Config
+from middlewares.snapshots import origin_of, utcnow
+from middlewares.vocab import RESERVED, Decision, Reason
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.spiders import Spider
+
+logger = logging.getLogger(__name__)
+
+ResponseCheck = Callable[["Request", "Response"], list[Reason]]
+
+
+class DecisionMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.config = Config.from_settings(crawler.settings)
+        self._lower_tokens = tuple(t.lower() for t in self.config.tokens)
+        self.response_checks: list[ResponseCheck] = []
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DecisionMiddleware:
+        return cls(crawler)
+
+    def add_response_check(self, check: ResponseCheck) -> None:
+        self.response_checks.append(check)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        ua = (request.headers.get(b"User-Agent") or b"").decode("latin-1").lower()
+        reasons = []
+        if not any(t in ua for t in self._lower_tokens):
+            reasons.append(Reason(
+                "lawful-access", RESERVED, rule=f"User-Agent: {ua}", source="User-Agent",
+                detail="the User-Agent header does not carry our product token; "
+                "tdmguard never crawls under another name"))
+        if b"Authorization" in request.headers or b"Proxy-Authorization" in request.headers:
+            reasons.append(Reason(
+                "lawful-access", RESERVED, rule="Authorization header", source="Authorization",
+                detail="tdmguard never sends credentials"))
+        if reasons:
+            if request.meta.get(AUX_META):
+                raise IgnoreRequest("auxiliary fetch refused: " + reasons[0].detail)
+            request.meta.setdefault(REASONS_META, []).extend(reasons)
+            raise Refused(reasons)
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Response:
+        if request.meta.get(AUX_META):
+            return response
+        reasons: list[Reason] = request.meta.setdefault(REASONS_META, [])
+        for check in self.response_checks:
+            reasons.extend(check(request, response))
+        body = response.body
+        if any(r.blocks for r in reasons):
+            self._record(request, reasons, "dropped", response.status, None, None)
+            raise Refused(reasons, stage="dropped")
+        self._record(request, reasons, "fetched", response.status,
+                     hashlib.sha256(body).hexdigest(), len(body))
+        return response
+
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Spider | None = None) -> None:
+        if request.meta.get(AUX_META):
+            return
+        if isinstance(exception, Refused):
+            if exception.stage == "refused":
+                self._record(request, exception.reasons, "refused", None, None, None)
+            return
+        if isinstance(exception, IgnoreRequest):
+            return
+        reasons = request.meta.get(REASONS_META, [])
+        self._record(request, reasons, "failed", None, None, None,
+                     error=f"{type(exception).__name__}: {exception}"[:300])
+
+    def _record(self, request: Request, reasons: list[Reason], stage: str,
+                status: int | None, sha: str | None, length: int | None,
+                error: str | None = None) -> None:
+        allowed = not any(r.blocks for r in reasons)
+        decision = Decision(
+            url=request.url,
+            allowed=allowed,
+            reasons=list(reasons),
+            at=utcnow(),
+            origin=origin_of(request.url),
+            user_agent=(request.headers.get(b"User-Agent") or b"").decode("latin-1"),
+            tokens=self.config.tokens,
+            purpose=self.config.purpose,
+            stage=stage,
+            status=status,
+            content_sha256=sha,
+            content_length=length,
+            snapshots=dict(request.meta.get(SNAPSHOTS_META, {})),
+            redirect_urls=list(request.meta.get("redirect_urls", [])),
+            error=error,
+        )
+        self.stats.inc_value(f"tdmguard/decisions/{stage}")
+        self.crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
