@@ -215,6 +215,7 @@ def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
     if output:
         overrides["FEEDS"] = {output: {"format": "jsonlines", "overwrite": True}}
     if db:
+        writable_ledger(db)
         overrides["TDMGUARD_DB"] = db
     result = run_checked("crawler.spiders.audit.AuditSpider", overrides, seeds=checked,
                          max_pages=max_pages, depth=depth)
@@ -261,6 +262,124 @@ def demo(mode: str, user_agent: str, db: str | None) -> None:
     click.echo(f"tdmguard demo: {len(web.log)} HTTP requests to the sample web "
                f"(127.0.0.1), {len(rows)} decisions\n")
     click.echo(render_table(sorted(rows, key=lambda r: r["url"])))
+
+
+def writable_ledger(path: str) -> None:
+    """Fail with exit 2 before crawling when --db cannot be written as a ledger."""
+    from middlewares.ledger import Ledger, LedgerError
+
+    try:
+        Ledger(path).close()
+    except LedgerError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write the ledger {path}: {exc}") from None
+
+
+def open_ledger(path: str) -> Any:
+    from middlewares.ledger import LedgerError, open_existing
+
+    try:
+        return open_existing(path)
+    except LedgerError as exc:
+        raise fail(str(exc)) from None
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("url", required=False)
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="TDMGUARD_DB",
+              help="The ledger file.")
+@click.option("--domain", help="All decisions under this registrable domain, with counts.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table",
+              show_default=True)
+def evidence(url: str | None, db: str, domain: str | None, fmt: str) -> None:
+    """Every decision for URL, newest first, with its reasons and the full text
+    of each rights document in force at the time.
+
+    \b
+    Example:
+        tdmguard evidence https://example.com/a --db ledger.db --format md
+        tdmguard evidence --domain example.com --db ledger.db
+    """
+    from crawler.evidence import evidence_for_domain, evidence_for_url, render_url_evidence
+
+    if bool(url) == bool(domain):
+        raise fail("give either a URL or --domain DOMAIN")
+    ledger = open_ledger(db)
+    if domain:
+        ev = evidence_for_domain(ledger, domain)
+        if fmt == "json":
+            click.echo(json.dumps(ev, indent=2))
+        else:
+            click.echo(f"{ev['domain']}: {ev['decisions']} decisions over {ev['urls']} URLs")
+            for k, v in sorted(ev["by_verdict"].items()):
+                click.echo(f"  {k}: {v}")
+            for k, v in ev["by_protocol"].items():
+                click.echo(f"  {k}: {v}")
+        return
+    click.echo(render_url_evidence(evidence_for_url(ledger, url or ""), fmt))
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="TDMGUARD_DB",
+              help="The ledger file.")
+def verify(db: str) -> None:
+    """Recompute the ledger's hash chain and every snapshot's sha256.
+    Exit 0 with a count when intact; 1 naming the first bad row.
+
+    \b
+    Example:
+        tdmguard verify --db ledger.db
+    """
+    from middlewares.ledger import verify as verify_chain
+
+    ok, count, problem = verify_chain(open_ledger(db))
+    if not ok:
+        click.echo(f"TAMPERED: {problem} ({count} decisions verified before it)", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {count} decisions, hash chain intact")
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="TDMGUARD_DB",
+              help="The ledger file.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv"]), default="md",
+              show_default=True, help="csv: the top-domains list alone.")
+@click.option("--sme", is_flag=True, help="SME rule: top 5% or 1,000 domains, the lower.")
+def summary(db: str, fmt: str, sme: bool) -> None:
+    """Crawl-related content of the Commission's public training-content
+    summary template (sections 2.3 and 3.1).
+
+    \b
+    Example:
+        tdmguard summary --db ledger.db --format md
+    """
+    from crawler.evidence import summary as make_summary
+
+    s = make_summary(open_ledger(db), sme=sme)
+    if fmt == "json":
+        click.echo(json.dumps(s, indent=2))
+    elif fmt == "csv":
+        click.echo("domain,bytes,pages")
+        for d in s["section_2_3"]["top_domains"]:
+            click.echo(f"{d['domain']},{d['bytes']},{d['pages']}")
+    else:
+        a, b = s["section_2_3"], s["section_3_1"]
+        click.echo("## 2.3 Data crawled and scraped from online sources\n")
+        click.echo(f"- Crawler names: {', '.join(a['crawler_names'])}")
+        click.echo(f"- User agents: {'; '.join(a['user_agents'])}")
+        click.echo(f"- Purposes: {', '.join(a['purposes'])}")
+        click.echo(f"- Behaviour: {a['crawler_behaviour']}")
+        click.echo(f"- Collection period: {a['collection_period']['from']} to "
+                   f"{a['collection_period']['to']}")
+        click.echo(f"- Most relevant domains ({a['top_domains_rule']}, of "
+                   f"{a['domains_crawled']}):")
+        for d in a["top_domains"]:
+            click.echo(f"  - {d['domain']} ({d['bytes']} bytes, {d['pages']} pages)")
+        click.echo("\n## 3.1 Respect of reservation of rights\n")
+        click.echo(f"- Protocols honoured: {', '.join(b['opt_out_protocols_honoured'])}")
+        for p, n in b["pages_refused_by_protocol"].items():
+            click.echo(f"  - {p}: {n} pages refused")
 
 
 def main() -> None:  # pragma: no cover

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from scrapy.settings import default_settings
 
 from middlewares.decisions import DecisionMiddleware
+from middlewares.provenance import ProvenanceLog
 from middlewares.robotstxt import RobotsTxtMiddleware
 from middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
 
@@ -31,7 +32,7 @@ COMPONENTS = {
     RobotsTxtMiddleware: 100,
     DecisionMiddleware: 585,
 }
-EXTENSIONS: dict[type, int] = {}
+EXTENSIONS: dict[type, int] = {ProvenanceLog: 500}
 
 
 class TdmGuard:

@@ -1,0 +1,244 @@
+"""The ledger: every decision in SQLite, hash-chained, with the rights
+documents in force. A public interface: tables and columns change only by a
+new migration here (README, "The ledger").
+
+Writes are batched: :meth:`Ledger.flush` runs one ``BEGIN IMMEDIATE``
+transaction that reads the chain head, hashes the batch onto it and commits,
+so two processes appending to one file serialise (the second waits up to
+``busy_timeout``) and a crash loses at most the unflushed batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from middlewares.snapshots import Snapshot, document_hash
+from middlewares.vocab import Decision
+
+MIGRATIONS = Migrations("tdmguard")
+GENESIS = "0" * 64
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: Decision columns covered by each row's hash, in this order.
+HASHED = ("crawl_id", "at", "url", "origin", "domain", "user_agent", "tokens", "purpose",
+          "allowed", "stage", "reasons", "snapshots", "status", "content_sha256",
+          "content_length", "redirect_urls", "error")
+
+
+@MIGRATIONS(name="001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    db["crawls"].create({
+        "id": int, "started_at": str, "finished_at": str, "tdmguard_version": str,
+        "user_agent": str, "tokens": str, "mode": str, "purpose": str, "settings": str,
+        "blocklists": str, "psl_version": str, "decisions": int,
+    }, pk="id")
+    db["snapshots"].create({
+        "id": int, "sha256": str, "kind": str, "url": str, "origin": str,
+        "fetched_at": str, "status": int, "headers": str, "body": bytes, "error": str,
+        "redirects": str,
+    }, pk="id")
+    db["snapshots"].create_index(["sha256"], unique=True)
+    db["snapshots"].create_index(["origin", "kind"])
+    db["snapshot_fetches"].create({
+        "id": int, "snapshot_id": int, "crawl_id": int, "url": str, "fetched_at": str,
+    }, pk="id", foreign_keys=[("snapshot_id", "snapshots", "id"), ("crawl_id", "crawls", "id")])
+    db["snapshot_fetches"].create_index(["snapshot_id"])
+    db["decisions"].create({
+        "id": int, "crawl_id": int, "at": str, "url": str, "origin": str, "domain": str,
+        "user_agent": str, "tokens": str, "purpose": str, "allowed": int, "stage": str,
+        "reasons": str, "snapshots": str, "status": int, "content_sha256": str,
+        "content_length": int, "redirect_urls": str, "error": str, "prev_hash": str,
+        "hash": str,
+    }, pk="id", foreign_keys=[("crawl_id", "crawls", "id")])
+    db["decisions"].create_index(["url", "at"])
+    db["decisions"].create_index(["domain"])
+    db["decisions"].create_index(["crawl_id"])
+    db["chain_head"].create({"id": int, "hash": str, "count": int}, pk="id")
+    db["chain_head"].insert({"id": 1, "hash": GENESIS, "count": 0})
+
+
+@MIGRATIONS(name="002_wal", transactional=False)
+def _wal(db: sqlite_utils.Database) -> None:
+    db.enable_wal()
+
+
+class LedgerError(Exception):
+    """The file is missing, not SQLite, or not a tdmguard ledger."""
+
+
+def row_hash(prev: str, row: dict[str, Any], snapshot_hashes: Iterable[str]) -> str:
+    payload = json.dumps([prev, [row[c] for c in HASHED], sorted(snapshot_hashes)],
+                         separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def open_existing(path: str) -> sqlite_utils.Database:
+    """Open a ledger for reading; never creates one (:class:`LedgerError`)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(16)
+    except FileNotFoundError:
+        raise LedgerError(f"no ledger at {path}: give the --db file a crawl wrote") from None
+    except OSError as exc:
+        raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+    if magic != SQLITE_MAGIC:
+        raise LedgerError(f"{path} is not an SQLite file, so not a tdmguard ledger")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite_utils.Database(conn)
+        names = set(db.table_names())
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"{path} is not a readable SQLite file ({exc})") from None
+    if not {"decisions", "snapshots", "crawls", "chain_head"} <= names:
+        raise LedgerError(f"{path} is an SQLite file but not a tdmguard ledger "
+                          "(no decisions/snapshots/crawls tables)")
+    return db
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return value
+
+
+class Ledger:
+    """A writer. ``Ledger(path)`` creates or migrates the file."""
+
+    def __init__(self, path: str, busy_timeout: float = 30.0,
+                 domain_of: Any = None) -> None:
+        self.path = path
+        #: url -> registrable domain, for the ``domain`` column.
+        self.domain_of = domain_of
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            if self.db.table_names() and "decisions" not in self.db.table_names():
+                raise LedgerError(f"{path} holds other tables: not a tdmguard ledger")
+            MIGRATIONS.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path} is not a usable SQLite file ({exc})") from None
+        self.conn = conn
+        self.crawl_id: int | None = None
+        self._decisions: list[Decision] = []
+        self._snapshots: list[tuple[Snapshot, int | None]] = []
+        self.flushed = 0
+
+    def start_crawl(self, **fields: Any) -> int:
+        row = {k: _cell(v) for k, v in fields.items()}
+        with self.db.atomic():
+            self.crawl_id = self.db["crawls"].insert(row).last_pk
+        return self.crawl_id
+
+    def finish_crawl(self, finished_at: str) -> None:
+        self.flush()
+        if self.crawl_id is not None:
+            count = self.db.execute("select count(*) from decisions where crawl_id = ?",
+                                    [self.crawl_id]).fetchone()[0]
+            with self.db.atomic():
+                self.db["crawls"].update(self.crawl_id, {"finished_at": finished_at,
+                                                         "decisions": count})
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        self._snapshots.append((snapshot, self.crawl_id))
+
+    def add(self, decision: Decision) -> None:
+        self._decisions.append(decision)
+
+    def pending(self) -> int:
+        return len(self._decisions) + len(self._snapshots)
+
+    def flush(self) -> int:
+        """Write the buffered snapshots and decisions in one transaction."""
+        domain_of = self.domain_of
+        if not self._decisions and not self._snapshots:
+            return 0
+        decisions, self._decisions = self._decisions, []
+        snapshots, self._snapshots = self._snapshots, []
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for snap, crawl_id in snapshots:
+                sha = snap.sha256
+                conn.execute(
+                    "INSERT OR IGNORE INTO snapshots (sha256, kind, url, origin, fetched_at, "
+                    "status, headers, body, error, redirects) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (sha, snap.kind, snap.url, snap.origin, snap.fetched_at, snap.status,
+                     snap.headers_json(), snap.body, snap.error, json.dumps(snap.redirects)))
+                snap_id = conn.execute("SELECT id FROM snapshots WHERE sha256 = ?",
+                                       (sha,)).fetchone()[0]
+                conn.execute("INSERT INTO snapshot_fetches (snapshot_id, crawl_id, url, "
+                             "fetched_at) VALUES (?,?,?,?)",
+                             (snap_id, crawl_id, snap.url, snap.fetched_at))
+            prev, count = conn.execute(
+                "SELECT hash, count FROM chain_head WHERE id = 1").fetchone()
+            rows = []
+            for d in decisions:
+                row = {
+                    "crawl_id": self.crawl_id, "at": d.at, "url": d.url, "origin": d.origin,
+                    "domain": domain_of(d.url) if domain_of else "",
+                    "user_agent": d.user_agent, "tokens": _cell(list(d.tokens)),
+                    "purpose": d.purpose, "allowed": int(d.allowed), "stage": d.stage,
+                    "reasons": _cell([r.to_dict() for r in d.reasons]),
+                    "snapshots": _cell(d.snapshots), "status": d.status,
+                    "content_sha256": d.content_sha256, "content_length": d.content_length,
+                    "redirect_urls": _cell(d.redirect_urls), "error": d.error,
+                }
+                digest = row_hash(prev, row, d.snapshots.values())
+                rows.append((*[row[c] for c in HASHED], prev, digest))
+                prev = digest
+            conn.executemany(
+                f"INSERT INTO decisions ({', '.join(HASHED)}, prev_hash, hash) "
+                f"VALUES ({', '.join('?' * (len(HASHED) + 2))})", rows)
+            conn.execute("UPDATE chain_head SET hash = ?, count = ? WHERE id = 1",
+                         (prev, count + len(rows)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._decisions[:0] = decisions
+            self._snapshots[:0] = snapshots
+            raise
+        self.flushed += len(decisions)
+        return len(decisions)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def verify(db: sqlite_utils.Database) -> tuple[bool, int, str]:
+    """Recompute the chain and snapshot hashes: (ok, decisions checked, problem)."""
+    snaps: dict[str, bool] = {}
+    for sha, kind, status, error, body in db.execute(
+            "SELECT sha256, kind, status, error, body FROM snapshots"):
+        snaps[sha] = document_hash(kind, status, error, body or b"") == sha
+        if not snaps[sha]:
+            return False, 0, f"snapshot {sha[:12]} no longer matches its sha256 (body edited)"
+    prev = GENESIS
+    n = 0
+    cur = db.execute(f"SELECT id, {', '.join(HASHED)}, prev_hash, hash FROM decisions "
+                     "ORDER BY id")
+    for rec in cur:
+        row_id, values, stored_prev, stored = rec[0], rec[1:-2], rec[-2], rec[-1]
+        row = dict(zip(HASHED, values, strict=True))
+        if stored_prev != prev:
+            return False, n, (f"decision id {row_id}: chain broken before it (a decision "
+                              "was deleted or inserted)")
+        refs = json.loads(row["snapshots"] or "{}")
+        for sha in refs.values():
+            if sha not in snaps:
+                return False, n, f"decision id {row_id}: snapshot {sha[:12]} is missing"
+        if row_hash(prev, row, refs.values()) != stored:
+            return False, n, f"decision id {row_id}: fields edited (hash mismatch)"
+        prev = stored
+        n += 1
+    head, count = db.execute("SELECT hash, count FROM chain_head WHERE id = 1").fetchone()
+    if head != prev or count != n:
+        return False, n, (f"chain head says {count} decisions ending {head[:12]}, found {n}: "
+                          "decisions were deleted from the end")
+    return True, n, ""

@@ -1,0 +1,105 @@
+"""Provenance: every decision and rights-document fetch written to the ledger.
+
+Enabled by the add-on when ``TDMGUARD_DB`` names a file (else NotConfigured).
+Decisions are buffered and written in one transaction every
+``TDMGUARD_DB_BATCH_SIZE`` decisions or ``TDMGUARD_DB_FLUSH_INTERVAL`` seconds,
+whichever comes first, and at spider close. A ``kill -9`` loses at most the
+unflushed batch. Stats: ``tdmguard/ledger/flushes``, ``tdmguard/ledger/decisions``.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import signals as scrapy_signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from blocklists.domains import psl_snapshot_version, registrable_domain
+from middlewares import signals
+from middlewares.ledger import Ledger
+from middlewares.settings import Config, effective_settings, tdmguard_version
+from middlewares.snapshots import Snapshot, utcnow
+from middlewares.vocab import Decision
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=65536)
+def _domain_of_host(host: str) -> str:
+    return registrable_domain(host)
+
+
+def domain_of(url: str) -> str:
+    return _domain_of_host(urlsplit(url).hostname or "")
+
+
+class ProvenanceLog:
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        self.path = s.get("TDMGUARD_DB")
+        if not self.path:
+            raise NotConfigured("TDMGUARD_DB is not set")
+        self.crawler = crawler
+        self.config = Config.from_settings(s)
+        self.batch_size = s.getint("TDMGUARD_DB_BATCH_SIZE", 1000)
+        self.interval = s.getfloat("TDMGUARD_DB_FLUSH_INTERVAL", 1.0)
+        # Opened here, not on spider_opened: an unusable file stops the crawl
+        # before any request is made (LedgerError), instead of crawling unrecorded.
+        self.ledger: Ledger | None = Ledger(self.path, domain_of=domain_of)
+        self._timer: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signal=scrapy_signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=scrapy_signals.spider_closed)
+        crawler.signals.connect(self.decision, signal=signals.decision_recorded)
+        crawler.signals.connect(self.snapshot, signal=signals.snapshot_fetched)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProvenanceLog:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Any = None) -> None:
+        s = self.crawler.settings
+        assert self.ledger is not None
+        self.ledger.start_crawl(
+            started_at=utcnow(), tdmguard_version=tdmguard_version(),
+            user_agent=s.get("USER_AGENT"), tokens=list(self.config.tokens),
+            mode=self.config.mode, purpose=self.config.purpose,
+            settings=effective_settings(s),
+            blocklists=s.get("TDMGUARD_BLOCKLISTS_LOADED", []),
+            psl_version=psl_snapshot_version(),
+        )
+        self._timer = task.LoopingCall(self.flush)
+        self._timer.start(self.interval, now=False)
+
+    def decision(self, decision: Decision) -> None:
+        if self.ledger is None:
+            return
+        self.ledger.add(decision)
+        if len(self.ledger._decisions) >= self.batch_size:
+            self.flush()
+
+    def snapshot(self, snapshot: Snapshot) -> None:
+        if self.ledger is not None:
+            self.ledger.add_snapshot(snapshot)
+
+    def flush(self) -> None:
+        if self.ledger is None:
+            return
+        n = self.ledger.flush()
+        if n:
+            self.crawler.stats.inc_value("tdmguard/ledger/flushes")
+            self.crawler.stats.inc_value("tdmguard/ledger/decisions", n)
+
+    def spider_closed(self, spider: Any = None, reason: str = "") -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        if self.ledger is not None:
+            self.ledger.finish_crawl(utcnow())
+            self.ledger.close()
+            self.ledger = None

@@ -1,0 +1,169 @@
+"""The ledger: real crawls write it; evidence, verify and tamper cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, cli_env, run_cli
+
+PAGE = "http://pub.example/article"
+
+
+def crawl(web, db, *extra):
+    proc = run_cli(["crawl", "http://pub.example/", "--user-agent", "TestBot", "--db", str(db),
+                    *extra], web)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _publisher(web, robots):
+    web.add("http://pub.example/robots.txt", robots)
+    web.add("http://pub.example/", f'<html><a href="{PAGE}">a</a></html>')
+    web.add(PAGE, "<html>article</html>")
+
+
+@pytest.fixture
+def two_crawls(web, tmp_path):
+    db = tmp_path / "ledger.db"
+    _publisher(web, "User-agent: *\nAllow: /\n")
+    crawl(web, db)
+    web.sites["pub.example"]["/robots.txt"].body = b"User-agent: *\nDisallow: /article\n"
+    crawl(web, db)
+    return db
+
+
+def test_evidence_shows_each_decision_with_the_robots_version_in_force(web, two_crawls):
+    proc = run_cli(["evidence", PAGE, "--db", str(two_crawls), "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads(proc.stdout)
+    assert ev["url"] == PAGE
+    newest, oldest = ev["records"]
+    assert newest["allowed"] is False and oldest["allowed"] is True
+    assert "Disallow: /article" in newest["snapshots"][0]["body"]
+    assert oldest["snapshots"][0]["body"] == "User-agent: *\nAllow: /\n"
+    assert oldest["content_sha256"] and newest["content_sha256"] is None
+    assert newest["at"] > oldest["at"]
+    assert PAGE in web.requested() and web.count(PAGE) == 1
+    for key in ("kind", "url", "fetched_at", "status", "sha256", "body"):
+        assert key in newest["snapshots"][0]
+
+
+def test_ledger_tables_and_dedup_of_identical_snapshots(web, tmp_path):
+    db = tmp_path / "l.db"
+    _publisher(web, "User-agent: *\nAllow: /\n")
+    crawl(web, db)
+    crawl(web, db)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from crawls").fetchone()[0] == 2
+    assert conn.execute("select count(*) from snapshots").fetchone()[0] == 1
+    assert conn.execute("select count(*) from snapshot_fetches").fetchone()[0] == 2
+    assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+    row = conn.execute("select domain, allowed, stage, tokens, purpose from decisions "
+                       "where url = ?", (PAGE,)).fetchone()
+    assert row == ("pub.example", 1, "fetched", '["TestBot"]', "train-ai")
+    crawl_row = conn.execute("select tokens, mode, settings, decisions from crawls").fetchone()
+    assert json.loads(crawl_row[2])["TDMGUARD_MODE"] == "strict" and crawl_row[3] == 2
+
+
+def _verify(db):
+    return run_cli(["verify", "--db", str(db)])
+
+
+def test_verify_intact(two_crawls):
+    proc = _verify(two_crawls)
+    assert proc.returncode == 0 and proc.stdout.startswith("OK: 4 decisions")
+
+
+@pytest.mark.parametrize("sql,expected", [
+    ("update decisions set allowed = 1 where id = 4", "decision id 4: fields edited"),
+    ("update decisions set reasons = '[]' where id = 2", "decision id 2: fields edited"),
+    ("delete from decisions where id = 2", "decision id 3: chain broken"),
+    ("insert into decisions (crawl_id, at, url, allowed, reasons, snapshots, prev_hash, hash) "
+     "select crawl_id, at, url, 1, reasons, snapshots, prev_hash, hash from decisions "
+     "where id = 1", "chain"),
+    ("delete from decisions where id = 4", "deleted from the end"),
+    ("update snapshots set body = cast('User-agent: *' as blob) where id = 2",
+     "no longer matches its sha256"),
+])
+def test_verify_detects_tampering(two_crawls, sql, expected):
+    conn = sqlite3.connect(two_crawls)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    proc = _verify(two_crawls)
+    assert proc.returncode == 1, proc.stdout
+    assert expected in proc.stderr
+
+
+def test_bad_ledger_inputs_exit_2_and_create_nothing(tmp_path):
+    missing = tmp_path / "missing.db"
+    for args in (["verify", "--db", str(missing)], ["evidence", PAGE, "--db", str(missing)],
+                 ["summary", "--db", str(missing)]):
+        proc = run_cli(args)
+        assert proc.returncode == 2 and "no ledger" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not missing.exists()
+    text = tmp_path / "text.db"
+    text.write_text("hello")
+    proc = run_cli(["verify", "--db", str(text)])
+    assert proc.returncode == 2 and "not an SQLite file" in proc.stderr
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table t (x)").connection.commit()
+    proc = run_cli(["evidence", PAGE, "--db", str(other)])
+    assert proc.returncode == 2 and "not a tdmguard ledger" in proc.stderr
+
+
+def test_domain_evidence_and_summary(two_crawls):
+    proc = run_cli(["evidence", "--domain", "pub.example", "--db", str(two_crawls),
+                    "--format", "json"])
+    ev = json.loads(proc.stdout)
+    assert ev["decisions"] == 4 and ev["by_verdict"] == {"allowed": 3, "refused": 1}
+    assert ev["by_protocol"]["robots.txt/reserved"] == 1
+    proc = run_cli(["summary", "--db", str(two_crawls), "--format", "json"])
+    s = json.loads(proc.stdout)
+    assert s["section_2_3"]["crawler_names"] == ["TestBot"]
+    assert s["section_2_3"]["top_domains"][0]["domain"] == "pub.example"
+    assert s["section_3_1"]["pages_refused_by_protocol"] == {"robots.txt": 1}
+    proc = run_cli(["summary", "--db", str(two_crawls), "--format", "csv"])
+    assert proc.stdout.splitlines()[0] == "domain,bytes,pages"
+
+
+def test_sigkill_mid_crawl_leaves_a_verifiable_ledger(web, tmp_path):
+    db = tmp_path / "killed.db"
+    web.add("http://pub.example/robots.txt", "User-agent: *\nAllow: /\n")
+    links = "".join(f'<a href="/p/{i}">x</a>' for i in range(400))
+    web.add("http://pub.example/", f"<html>{links}</html>")
+    for i in range(400):
+        web.add(f"http://pub.example/p/{i}", "<html>p</html>", delay=0.05)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", "http://pub.example/", "--user-agent",
+         "TestBot", "--db", str(db), "-s", "TDMGUARD_DB_FLUSH_INTERVAL=0.2",
+         "-s", "TDMGUARD_DB_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"],
+        env=cli_env(web), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    flushed = 0
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if db.exists():
+            try:
+                flushed = sqlite3.connect(db).execute("select count(*) from decisions").fetchone()[0]
+            except sqlite3.Error:
+                flushed = 0
+            if flushed >= 30:
+                break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert flushed >= 30
+    result = _verify(db)
+    assert result.returncode == 0, result.stderr
+    count = int(result.stdout.split()[1])
+    assert count >= flushed
+    assert count < 401  # killed before the end
