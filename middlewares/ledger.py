@@ -14,13 +14,14 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from middlewares.snapshots import Snapshot, document_hash
-from middlewares.vocab import Decision
+from middlewares.vocab import Decision, Reason
 
 MIGRATIONS = Migrations("tdmguard")
 GENESIS = "0" * 64
@@ -59,7 +60,6 @@ def _initial(db: sqlite_utils.Database) -> None:
     }, pk="id", foreign_keys=[("crawl_id", "crawls", "id")])
     db["decisions"].create_index(["url", "at"])
     db["decisions"].create_index(["domain"])
-    db["decisions"].create_index(["crawl_id"])
     db["chain_head"].create({"id": int, "hash": str, "count": int}, pk="id")
     db["chain_head"].insert({"id": 1, "hash": GENESIS, "count": 0})
 
@@ -73,9 +73,12 @@ class LedgerError(Exception):
     """The file is missing, not SQLite, or not a tdmguard ledger."""
 
 
+# One encoder, built once: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def row_hash(prev: str, row: dict[str, Any], snapshot_hashes: Iterable[str]) -> str:
-    payload = json.dumps([prev, [row[c] for c in HASHED], sorted(snapshot_hashes)],
-                         separators=(",", ":"), ensure_ascii=False)
+    payload = _encode([prev, [row[c] for c in HASHED], sorted(snapshot_hashes)])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -102,9 +105,24 @@ def open_existing(path: str) -> sqlite_utils.Database:
     return db
 
 
+@lru_cache(maxsize=8192)
+def _reasons_json(reasons: tuple[Reason, ...]) -> str:
+    return _encode([r.to_dict() for r in reasons])
+
+
+@lru_cache(maxsize=8192)
+def _items_json(items: tuple[tuple[str, str], ...]) -> str:
+    return _encode(dict(items))
+
+
+@lru_cache(maxsize=256)
+def _list_json(items: tuple[str, ...]) -> str:
+    return _encode(list(items))
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _encode(value)
     return value
 
 
@@ -124,6 +142,10 @@ class Ledger:
             MIGRATIONS.apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path} is not a usable SQLite file ({exc})") from None
+        # WAL + NORMAL: a process crash (kill -9) loses nothing committed; only
+        # a power cut can lose the last commits, never corrupt the file.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay hot
         self.conn = conn
         self.crawl_id: int | None = None
         self._decisions: list[Decision] = []
@@ -183,12 +205,14 @@ class Ledger:
                 row = {
                     "crawl_id": self.crawl_id, "at": d.at, "url": d.url, "origin": d.origin,
                     "domain": domain_of(d.url) if domain_of else "",
-                    "user_agent": d.user_agent, "tokens": _cell(list(d.tokens)),
+                    "user_agent": d.user_agent, "tokens": _list_json(tuple(d.tokens)),
                     "purpose": d.purpose, "allowed": int(d.allowed), "stage": d.stage,
-                    "reasons": _cell([r.to_dict() for r in d.reasons]),
-                    "snapshots": _cell(d.snapshots), "status": d.status,
+                    "reasons": _reasons_json(tuple(d.reasons)),
+                    "snapshots": _items_json(tuple(sorted(d.snapshots.items()))),
+                    "status": d.status,
                     "content_sha256": d.content_sha256, "content_length": d.content_length,
-                    "redirect_urls": _cell(d.redirect_urls), "error": d.error,
+                    "redirect_urls": _encode(d.redirect_urls) if d.redirect_urls else "[]",
+                    "error": d.error,
                 }
                 digest = row_hash(prev, row, d.snapshots.values())
                 rows.append((*[row[c] for c in HASHED], prev, digest))

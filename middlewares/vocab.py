@@ -10,7 +10,7 @@ means "unset" report ``unavailable`` instead of ``unreadable``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # -- purposes -----------------------------------------------------------------
@@ -72,7 +72,8 @@ class Reason:
         return self.verdict in BLOCKING_VERDICTS
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {"protocol": self.protocol, "verdict": self.verdict, "rule": self.rule,
+                "source": self.source, "detail": self.detail}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reason:
