@@ -1,0 +1,52 @@
+"""Protocol readers: pure functions from rights documents to reasons.
+
+No Scrapy import anywhere in this package, so every reader is fuzzable and
+reused by ``tdmguard check``. Each reader takes bytes, text or headers
+(``str`` or ``bytes``, any mapping or list of pairs), never raises on content,
+and returns a list of :class:`middlewares.vocab.Reason` whose ``protocol`` is
+one of :data:`PROTOCOLS`. Location-level documents are parsed once per origin
+into a small object whose ``evaluate(url, ...)`` is cheap; response-level
+readers take the response's headers and one shared :func:`htmlhead.scan`.
+
+Every reader takes ``purpose`` (default ``train-ai``) and ``mode`` (``strict``
+default, or ``rfc``); which labels speak about which purpose is data, in
+``middlewares/data/purposes.json``.
+
+Per origin (parse once, cache with the robots.txt / well-known file):
+
+- :mod:`.tdmrep`: ``TdmRepFile.parse(body, status, url)``
+- :mod:`.aipref`: ``ContentUsageRules.parse(robots_body, tokens, url)``
+- :mod:`.contentsignal`: ``ContentSignals.from_robots(robots, tokens, url)``
+- :mod:`.aitraining`: ``AiTrainingRules.from_robots(robots, tokens, url)``
+- :mod:`.rsl`: ``discover(robots=...)`` then ``RslDocument.parse(body, status, url)``
+- :mod:`.aitxt`: ``AiTxt.parse(body, status, url)``
+
+Per request (before download): each object's ``evaluate(url, ...)``, and
+``rsl.evaluate_all(documents, url, ...)``.
+
+Per response: ``head = htmlhead.scan(body)`` once, then
+``tdmrep.resolve(url, file, headers, head, asset.tdm)``,
+``aipref.header_reasons``, ``contentsignal.header_reasons``,
+``noai.noai_reasons``, ``aitraining.directive_reasons`` and, for non-HTML
+bodies, ``asset = assets.read_asset(body, content_type, url)`` and
+``asset.reasons()``.
+"""
+
+from __future__ import annotations
+
+from ._common import INTERNAL_ERROR, strongest
+
+#: Every ``Reason.protocol`` value these readers emit.
+PROTOCOLS = (
+    "tdmrep",
+    "content-usage",
+    "content-signal",
+    "noai",
+    "disallow-ai-training",
+    "rsl",
+    "ai.txt",
+    "iptc",
+    "c2pa",
+)
+
+__all__ = ["INTERNAL_ERROR", "PROTOCOLS", "strongest"]
