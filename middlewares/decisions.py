@@ -22,7 +22,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.misc import build_from_crawler, load_object
 
 from middlewares import signals
 from middlewares.exceptions import Refused
@@ -41,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 ResponseCheck = Callable[["Request", "Response"], list[Reason]]
 
+#: Response checks run on every final response, in order. Each class is built
+#: with ``from_crawler`` (raising NotConfigured when its setting is off) and
+#: offers ``check(request, response) -> list[Reason]``.
+RESPONSE_CHECKS: list[str] = []
+
 
 class DecisionMiddleware:
     def __init__(self, crawler: Crawler) -> None:
@@ -48,6 +54,13 @@ class DecisionMiddleware:
         self.config = Config.from_settings(crawler.settings)
         self._lower_tokens = tuple(t.lower() for t in self.config.tokens)
         self.response_checks: list[ResponseCheck] = []
+        for path in RESPONSE_CHECKS:
+            try:
+                component = build_from_crawler(load_object(path), crawler)
+            except NotConfigured as exc:
+                logger.warning("Disabled %s: %s", path, exc)
+                continue
+            self.response_checks.append(component.check)
         self.stats = crawler.stats
 
     @classmethod

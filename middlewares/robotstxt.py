@@ -21,30 +21,25 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING
 
-from scrapy import Request
 from scrapy.exceptions import NotConfigured
-from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
 
-from middlewares import signals
 from middlewares.exceptions import Refused
+from middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.settings import Config, load_ai_crawlers
-from middlewares.snapshots import Snapshot, origin_of, utcnow
+from middlewares.snapshots import origin_of
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
     from scrapy.spiders import Spider
 
 logger = logging.getLogger(__name__)
 
-#: Meta key marking tdmguard's own auxiliary fetches (value: the document kind).
-AUX_META = "tdmguard_aux"
+__all__ = ["AUX_META", "REASONS_META", "SNAPSHOTS_META", "RobotsTxtMiddleware", "add_reasons"]
+
 REASONS_META = "tdmguard_reasons"
 SNAPSHOTS_META = "tdmguard_snapshots"
 
@@ -57,8 +52,6 @@ def add_reasons(request: Request, reasons: list, kind: str | None = None,
 
 
 class RobotsTxtMiddleware:
-    DOWNLOAD_PRIORITY = 1000
-
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
         if not s.getbool("TDMGUARD_ROBOTSTXT_ENABLED", True):
@@ -72,8 +65,7 @@ class RobotsTxtMiddleware:
         self.too_many = s.get("TDMGUARD_ROBOTSTXT_TOO_MANY_REDIRECTS", "unreachable")
         self.crawl_delay = s.getbool("TDMGUARD_ROBOTSTXT_CRAWL_DELAY", True)
         self.ai_names, _ = load_ai_crawlers(s.get("TDMGUARD_AI_CRAWLERS"))
-        self._policies: dict[str, RobotsPolicy] = {}
-        self._waiting: dict[str, list[Deferred[RobotsPolicy]]] = {}
+        self._policies: PerOrigin[RobotsPolicy] = PerOrigin()
         self.stats = crawler.stats
 
     @classmethod
@@ -105,91 +97,45 @@ class RobotsTxtMiddleware:
             slot.jitter = 0.0
 
     async def policy_for(self, origin: str) -> RobotsPolicy:
-        policy = self._policies.get(origin)
-        if policy is not None and policy.expires_at > time.monotonic():
-            return policy
-        if origin in self._waiting:
-            waiter: Deferred[RobotsPolicy] = Deferred()
-            self._waiting[origin].append(waiter)
-            return await maybe_deferred_to_future(waiter)
-        self._waiting[origin] = []
+        """The origin's robots.txt policy, fetched once while others wait."""
+        return await self._policies.get(origin, lambda: self._fetch(origin))
+
+    def cached_policy(self, origin: str) -> RobotsPolicy | None:
+        return self._policies.peek(origin)
+
+    async def _fetch(self, origin: str) -> tuple[RobotsPolicy, float]:
+        url = f"{origin}/robots.txt"
+        self.stats.inc_value("tdmguard/robotstxt/fetch")
         try:
-            policy = await self._fetch(origin)
+            got = await fetch_document(self.crawler, url, "robots.txt", self.max_redirects)
         except Exception as exc:  # never fail open, whatever broke
             logger.error("robots.txt fetch for %s failed", origin, exc_info=True)
-            policy = self._unreachable(origin, f"{origin}/robots.txt", None, type(exc).__name__, [], {})
-        self._policies[origin] = policy
-        for waiter in self._waiting.pop(origin):
-            waiter.callback(policy)
-        return policy
-
-    async def _fetch(self, origin: str) -> RobotsPolicy:
-        robots_url = url = f"{origin}/robots.txt"
-        redirects: list[str] = []
-        self.stats.inc_value("tdmguard/robotstxt/fetch")
-        while True:
-            request = Request(
-                url,
-                priority=self.DOWNLOAD_PRIORITY,
-                callback=NO_CALLBACK,
-                dont_filter=True,
-                meta={
-                    AUX_META: "robots.txt",
-                    "dont_redirect": True,
-                    "dont_retry": True,
-                    "handle_httpstatus_all": True,
-                    "dont_cache": True,
-                },
-            )
-            try:
-                response = await self.crawler.engine.download_async(request)
-            except Exception as exc:
-                name = type(exc).__name__
-                self.stats.inc_value(f"tdmguard/robotstxt/error/{name}")
-                return self._unreachable(origin, robots_url, None, f"{name}: {exc}"[:300], redirects, {})
-            status = response.status
+            got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
+        status = got.status
+        if got.error is not None:
+            name = got.error.split(":", 1)[0]
+            self.stats.inc_value(f"tdmguard/robotstxt/error/{name}")
+            access, detail = "unreachable", got.error
+        else:
             self.stats.inc_value(f"tdmguard/robotstxt/status/{status // 100}xx")
-            location = response.headers.get(b"Location")
-            if 300 <= status < 400 and location:
-                if len(redirects) >= self.max_redirects:
-                    detail = f"more than {self.max_redirects} consecutive redirects"
-                    if self.too_many == "unavailable":
-                        return self._make(origin, robots_url, response, redirects, "unavailable", detail)
-                    return self._unreachable(origin, robots_url, status, detail, redirects, _headers(response))
-                url = urljoin(response.url, location.decode("latin-1"))
-                redirects.append(url)
-                continue
-            if 200 <= status < 300:
-                return self._make(origin, robots_url, response, redirects, "success", "")
-            if 400 <= status < 500 and status != 429:
-                return self._make(origin, robots_url, response, redirects, "unavailable", "")
-            detail = "HTTP 429 (treated as unreachable, as Google does)" if status == 429 else f"HTTP {status}"
-            return self._unreachable(origin, robots_url, status, detail, redirects, _headers(response))
-
-    def _make(self, origin: str, url: str, response: Response, redirects: list[str],
-              access: str, detail: str) -> RobotsPolicy:
-        body = response.body[: self.max_bytes] if access == "success" else b""
-        snapshot = Snapshot("robots.txt", url, origin, utcnow(), response.status,
-                            _headers(response), body, None, redirects)
-        self._emit(snapshot)
-        return RobotsPolicy(snapshot, access, self.config, self.ai_names,
-                            time.monotonic() + self.ttl, detail=detail,
-                            full_length=len(response.body), limit=self.max_bytes)
-
-    def _unreachable(self, origin: str, url: str, status: int | None, error: str,
-                     redirects: list[str], headers: dict[str, Any]) -> RobotsPolicy:
-        snapshot = Snapshot("robots.txt", url, origin, utcnow(), status, headers, b"",
-                            error, redirects)
-        self._emit(snapshot)
-        return RobotsPolicy(snapshot, "unreachable", self.config, self.ai_names,
-                            time.monotonic() + self.retry_after, detail=error)
-
-    def _emit(self, snapshot: Snapshot) -> None:
-        self.crawler.signals.send_catch_log(signals.snapshot_fetched, snapshot=snapshot)
+            if got.too_many_redirects:
+                detail = f"more than {self.max_redirects} consecutive redirects"
+                access = "unavailable" if self.too_many == "unavailable" else "unreachable"
+            elif 200 <= status < 300:
+                access, detail = "success", ""
+            elif 400 <= status < 500 and status != 429:
+                access, detail = "unavailable", ""
+            elif status == 429:
+                access, detail = "unreachable", "HTTP 429 (treated as unreachable, as Google does)"
+            else:
+                access, detail = "unreachable", f"HTTP {status}"
+        snapshot = got.snapshot("robots.txt", origin, self.max_bytes,
+                                keep_body=(access == "success"))
+        snapshot.url = url
+        emit_snapshot(self.crawler, snapshot)
+        ttl = self.ttl if access != "unreachable" else self.retry_after
+        policy = RobotsPolicy(snapshot, access, self.config, self.ai_names,
+                              time.monotonic() + ttl, detail=detail, limit=self.max_bytes)
+        return policy, policy.expires_at
 
 
-def _headers(response: Response) -> dict[str, list[str]]:
-    return {
-        k.decode("latin-1").lower(): [v.decode("latin-1") for v in vs]
-        for k, vs in response.headers.items()
-    }

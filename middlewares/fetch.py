@@ -1,0 +1,131 @@
+"""Auxiliary fetches of rights documents, and a per-origin once-only cache.
+
+Auxiliary requests copy Scrapy's RobotsTxtMiddleware habits: high priority,
+``NO_CALLBACK``, never filtered, marked with ``tdmguard_aux`` so the rights
+checks skip them (the blocklist still applies). Redirects are followed here,
+by hand, so the count of consecutive redirects is ours to enforce.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, TypeVar
+from urllib.parse import urljoin
+
+from scrapy import Request
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from middlewares import signals
+from middlewares.snapshots import Snapshot, utcnow
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+#: Meta key marking tdmguard's own auxiliary fetches (value: the document kind).
+AUX_META = "tdmguard_aux"
+PRIORITY = 1000
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The outcome of one auxiliary fetch (after redirects)."""
+
+    url: str
+    response: Response | None = None
+    error: str | None = None
+    redirects: list[str] = field(default_factory=list)
+    too_many_redirects: bool = False
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response is not None else None
+
+    def headers(self) -> dict[str, list[str]]:
+        if self.response is None:
+            return {}
+        return {
+            k.decode("latin-1").lower(): [v.decode("latin-1") for v in vs]
+            for k, vs in self.response.headers.items()
+        }
+
+    def snapshot(self, kind: str, origin: str, limit: int, keep_body: bool = True) -> Snapshot:
+        body = self.response.body[:limit] if (self.response is not None and keep_body) else b""
+        error = self.error
+        if self.too_many_redirects:
+            error = f"more than {len(self.redirects) - 1} consecutive redirects"
+        return Snapshot(kind, self.url, origin, utcnow(), self.status, self.headers(), body,
+                        error, list(self.redirects))
+
+
+async def fetch_document(crawler: Crawler, url: str, kind: str,
+                         max_redirects: int = 5) -> Fetched:
+    """GET *url* through the downloader, following up to *max_redirects*."""
+    result = Fetched(url)
+    while True:
+        request = Request(
+            url, priority=PRIORITY, callback=NO_CALLBACK, dont_filter=True,
+            meta={AUX_META: kind, "dont_redirect": True, "dont_retry": True,
+                  "handle_httpstatus_all": True, "dont_cache": True},
+        )
+        try:
+            response = await crawler.engine.download_async(request)
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"[:300]
+            result.response = None
+            return result
+        result.response = response
+        location = response.headers.get(b"Location")
+        if 300 <= response.status < 400 and location:
+            url = urljoin(response.url, location.decode("latin-1"))
+            result.redirects.append(url)
+            if len(result.redirects) > max_redirects:
+                result.too_many_redirects = True
+                return result
+            continue
+        return result
+
+
+def emit_snapshot(crawler: Crawler, snapshot: Snapshot) -> None:
+    crawler.signals.send_catch_log(signals.snapshot_fetched, snapshot=snapshot)
+
+
+class PerOrigin(Generic[T]):
+    """A value per origin, made once while concurrent callers wait, kept
+    until the expiry the maker returns (``time.monotonic()`` seconds)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[T, float]] = {}
+        self._waiting: dict[str, list[Deferred[T]]] = {}
+
+    def peek(self, origin: str) -> T | None:
+        item = self._values.get(origin)
+        if item is not None and item[1] > time.monotonic():
+            return item[0]
+        return None
+
+    async def get(self, origin: str, make: Callable[[], Awaitable[tuple[T, float]]]) -> T:
+        item = self._values.get(origin)
+        if item is not None and item[1] > time.monotonic():
+            return item[0]
+        if origin in self._waiting:
+            waiter: Deferred[T] = Deferred()
+            self._waiting[origin].append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._waiting[origin] = []
+        try:
+            value, expires = await make()
+        except BaseException as exc:
+            for waiter in self._waiting.pop(origin):
+                waiter.errback(exc)
+            raise
+        self._values[origin] = (value, expires)
+        for waiter in self._waiting.pop(origin):
+            waiter.callback(value)
+        return value
