@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.fixtureweb import FixtureWeb
+from crawler.samplesignals import SEEDS as SIGNAL_SEEDS
+from crawler.samplesignals import add_signal_publishers
 
 DATA = Path(__file__).parent / "data" / "sampleweb"
 
@@ -22,6 +24,7 @@ SEEDS = [
     "http://moved.example/",
     "http://slow.example/",
     "http://open.example/",
+    *SIGNAL_SEEDS,
 ]
 
 
@@ -63,4 +66,5 @@ def build_sample_web() -> FixtureWeb:
     _site(web, "http://slow.example", ["/a", "/b", "/cart"])
     # No robots.txt (404): RFC 9309 §2.3.1.3, no restrictions.
     _site(web, "http://open.example", ["/essay", "/poem"])
+    add_signal_publishers(web)
     return web

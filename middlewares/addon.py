@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from scrapy.settings import default_settings
 
 from middlewares.decisions import DecisionMiddleware
+from middlewares.location import LocationRulesMiddleware
 from middlewares.provenance import ProvenanceLog
 from middlewares.robotstxt import RobotsTxtMiddleware
 from middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
@@ -30,6 +31,7 @@ SCRAPY_ROBOTS = "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
 #: Our downloader middlewares and their orders (Scrapy's RobotsTxt is 100).
 COMPONENTS = {
     RobotsTxtMiddleware: 100,
+    LocationRulesMiddleware: 120,
     DecisionMiddleware: 585,
 }
 EXTENSIONS: dict[type, int] = {ProvenanceLog: 500}

@@ -45,7 +45,9 @@ ResponseCheck = Callable[["Request", "Response"], list[Reason]]
 #: Response checks run on every final response, in order. Each class is built
 #: with ``from_crawler`` (raising NotConfigured when its setting is off) and
 #: offers ``check(request, response) -> list[Reason]``.
-RESPONSE_CHECKS: list[str] = []
+RESPONSE_CHECKS: list[str] = [
+    "middlewares.responsesignals.ResponseSignals",
+]
 
 
 class DecisionMiddleware:

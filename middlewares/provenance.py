@@ -45,7 +45,7 @@ class ProvenanceLog:
         s = crawler.settings
         self.path = s.get("TDMGUARD_DB")
         if not self.path:
-            raise NotConfigured("TDMGUARD_DB is not set")
+            raise NotConfigured  # no ledger asked for: nothing to say
         self.crawler = crawler
         self.config = Config.from_settings(s)
         self.batch_size = s.getint("TDMGUARD_DB_BATCH_SIZE", 1000)

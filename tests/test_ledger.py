@@ -47,13 +47,15 @@ def test_evidence_shows_each_decision_with_the_robots_version_in_force(web, two_
     assert ev["url"] == PAGE
     newest, oldest = ev["records"]
     assert newest["allowed"] is False and oldest["allowed"] is True
-    assert "Disallow: /article" in newest["snapshots"][0]["body"]
-    assert oldest["snapshots"][0]["body"] == "User-agent: *\nAllow: /\n"
+    robots_new = {s["kind"]: s for s in newest["snapshots"]}["robots.txt"]
+    robots_old = {s["kind"]: s for s in oldest["snapshots"]}["robots.txt"]
+    assert "Disallow: /article" in robots_new["body"]
+    assert robots_old["body"] == "User-agent: *\nAllow: /\n"
     assert oldest["content_sha256"] and newest["content_sha256"] is None
     assert newest["at"] > oldest["at"]
     assert PAGE in web.requested() and web.count(PAGE) == 1
     for key in ("kind", "url", "fetched_at", "status", "sha256", "body"):
-        assert key in newest["snapshots"][0]
+        assert key in robots_new
 
 
 def test_ledger_tables_and_dedup_of_identical_snapshots(web, tmp_path):
@@ -63,8 +65,12 @@ def test_ledger_tables_and_dedup_of_identical_snapshots(web, tmp_path):
     crawl(web, db)
     conn = sqlite3.connect(db)
     assert conn.execute("select count(*) from crawls").fetchone()[0] == 2
-    assert conn.execute("select count(*) from snapshots").fetchone()[0] == 1
-    assert conn.execute("select count(*) from snapshot_fetches").fetchone()[0] == 2
+    # robots.txt, plus the tdmrep.json and ai.txt 404s: each stored once
+    kinds = [k for (k,) in conn.execute("select kind from snapshots order by kind")]
+    assert kinds == ["ai.txt", "robots.txt", "tdmrep.json"]
+    fetched = conn.execute("select count(*) from snapshot_fetches f join snapshots s "
+                           "on s.id = f.snapshot_id where s.kind = 'robots.txt'").fetchone()
+    assert fetched[0] == 2
     assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
     row = conn.execute("select domain, allowed, stage, tokens, purpose from decisions "
                        "where url = ?", (PAGE,)).fetchone()

@@ -26,7 +26,9 @@ class AuditSpider(scrapy.Spider):
         self.max_depth = int(depth or 0)
         self.hosts = {urlsplit(s).hostname for s in self.seeds}
         self.pages = 0
-        self.links = LinkExtractor()
+        # Assets matter for training too: follow images as well as pages.
+        self.links = LinkExtractor(deny_extensions=(), tags=("a", "area", "img"),
+                                   attrs=("href", "src"))
 
     async def start(self) -> Any:
         for url in self.seeds:

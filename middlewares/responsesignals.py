@@ -1,0 +1,74 @@
+"""Response-level rights reservations, read after download, before the spider.
+
+A response check run by :class:`~middlewares.decisions.DecisionMiddleware`
+(``TDMGUARD_RESPONSE_SIGNALS_ENABLED``). One scan of the HTML ``<head>``
+(never the whole page), shared by every reader:
+
+- TDMRep: ``tdm-reservation``/``tdm-policy`` headers and meta, resolved with the
+  origin's tdmrep.json and embedded EPUB/PDF statements (file < header < meta
+  < embedded; in strict mode any ``1`` holds);
+- IETF aipref ``Content-Usage`` and Cloudflare ``Content-Signal`` headers;
+- ``noai``/``noimageai``/``noml`` and ``DisallowAITraining`` in X-Robots-Tag,
+  ``robots-tag`` and robots / our-token meta tags;
+- embedded metadata of images, PDF and EPUB (IPTC ``plus:DataMining``,
+  C2PA/CAWG training-and-data-mining, TDMRep), ``TDMGUARD_ASSETS_ENABLED``.
+  An asset whose metadata cannot be read is never silently allowed.
+
+A reserved response is dropped and its decision recorded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from middlewares.location import TDMREP_META, informative
+from middlewares.readers import aipref, aitraining, assets, contentsignal, htmlhead, noai, tdmrep
+from middlewares.settings import Config
+from middlewares.vocab import Reason
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+ASSET_TYPES = ("image/", "application/pdf", "application/epub", "application/octet-stream")
+
+
+class ResponseSignals:
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        if not s.getbool("TDMGUARD_RESPONSE_SIGNALS_ENABLED", True):
+            raise NotConfigured("TDMGUARD_RESPONSE_SIGNALS_ENABLED is off")
+        self.config = Config.from_settings(s)
+        self.assets = s.getbool("TDMGUARD_ASSETS_ENABLED", True)
+        self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")
+        self.tdmrep_on = s.getbool("TDMGUARD_TDMREP_ENABLED", True)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResponseSignals:
+        return cls(crawler)
+
+    def check(self, request: Request, response: Response) -> list[Reason]:
+        c = self.config
+        url, headers, body = response.url, response.headers, response.body
+        ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+        head = None
+        embedded: list = []
+        reasons: list[Reason] = []
+        if "html" in ctype or (not ctype and body[:512].lstrip()[:1] == b"<"):
+            head = htmlhead.scan(body)
+        elif self.assets and (ctype.startswith(ASSET_TYPES) or not ctype):
+            asset = assets.read_asset(body, ctype, url)
+            embedded = asset.tdm
+            reasons += asset.reasons(c.purpose, c.mode)
+        if self.tdmrep_on:
+            file = request.meta.get(TDMREP_META)
+            reasons += tdmrep.resolve(url, file, headers, head, embedded, c.purpose, c.mode,
+                                      self.matching)
+        reasons += aipref.header_reasons(headers, c.purpose, c.mode)
+        reasons += contentsignal.header_reasons(headers, c.purpose, c.mode)
+        reasons += aitraining.directive_reasons(headers, head, c.tokens, c.purpose, c.mode)
+        reasons += noai.noai_reasons(headers, head, c.tokens, ctype, c.purpose, c.mode)
+        return informative(reasons)
