@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 ASSET_TYPES = ("image/", "application/pdf", "application/epub", "application/octet-stream")
+#: The headers and meta names some reader reads; a response with none of them
+#: (the common case) skips the readers, whose answer would only be "absent".
+SIGNAL_HEADERS = frozenset({b"tdm-reservation", b"tdm-policy", b"content-usage",
+                            b"content-signal", b"x-robots-tag", b"robots-tag"})
+SIGNAL_METAS = frozenset({"tdm-reservation", "tdm-policy", "robots"})
 
 
 class ResponseSignals:
@@ -45,6 +50,7 @@ class ResponseSignals:
         self.assets = s.getbool("TDMGUARD_ASSETS_ENABLED", True)
         self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")
         self.tdmrep_on = s.getbool("TDMGUARD_TDMREP_ENABLED", True)
+        self.metas = SIGNAL_METAS | {t.lower() for t in self.config.tokens}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResponseSignals:
@@ -63,12 +69,16 @@ class ResponseSignals:
             asset = assets.read_asset(body, ctype, url)
             embedded = asset.tdm
             reasons += asset.reasons(c.purpose, c.mode)
-        if self.tdmrep_on:
-            file = request.meta.get(TDMREP_META)
+        present = {k.lower() for k in headers} & SIGNAL_HEADERS
+        if head is not None and any(m.key in self.metas for m in head.metas):
+            present.add(b"<meta>")
+        file = request.meta.get(TDMREP_META)
+        if self.tdmrep_on and (present or embedded or (file is not None and file.rules)):
             reasons += tdmrep.resolve(url, file, headers, head, embedded, c.purpose, c.mode,
                                       self.matching)
-        reasons += aipref.header_reasons(headers, c.purpose, c.mode)
-        reasons += contentsignal.header_reasons(headers, c.purpose, c.mode)
-        reasons += aitraining.directive_reasons(headers, head, c.tokens, c.purpose, c.mode)
-        reasons += noai.noai_reasons(headers, head, c.tokens, ctype, c.purpose, c.mode)
+        if present:
+            reasons += aipref.header_reasons(headers, c.purpose, c.mode)
+            reasons += contentsignal.header_reasons(headers, c.purpose, c.mode)
+            reasons += aitraining.directive_reasons(headers, head, c.tokens, c.purpose, c.mode)
+            reasons += noai.noai_reasons(headers, head, c.tokens, ctype, c.purpose, c.mode)
         return informative(reasons)
