@@ -70,6 +70,9 @@ def child(kind: str, pages: int, db: str | None) -> None:
     else:
         settings["ADDONS"] = {"middlewares.TdmGuard": 0}
         settings["TDMGUARD_USER_AGENT"] = "BenchBot"
+        # Politeness defaults (per-origin delay) are a deliberate rate limit,
+        # not check overhead: off here, so the ratio measures the checks.
+        settings["TDMGUARD_POLITENESS_ENABLED"] = False
         if db:
             settings["TDMGUARD_DB"] = db
     process = CrawlerProcess(settings)

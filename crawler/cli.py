@@ -167,10 +167,13 @@ def cli() -> None:
 @mode_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]),
               default="table", show_default=True)
+@click.option("--blocklist", "blocklists", multiple=True, metavar="PATH",
+              help="A blocklist file of your own, added to the shipped lists "
+              "(repeatable; TDMGUARD_BLOCKLISTS).")
 @settings_option
 def check(urls: tuple[str, ...], user_agent: str | None, mode: str | None,
           purpose: str | None,
-          fmt: str, scrapy_settings: tuple[str, ...]) -> None:
+          fmt: str, blocklists: tuple[str, ...], scrapy_settings: tuple[str, ...]) -> None:
     """Decide each URL exactly as a crawl would (the page is fetched, content
     discarded). Exit 0 whatever the verdicts; 2 on bad input.
 
@@ -180,6 +183,7 @@ def check(urls: tuple[str, ...], user_agent: str | None, mode: str | None,
     """
     checked = [check_url(u) for u in urls]
     overrides = {**parse_settings(scrapy_settings), **crawl_overrides(user_agent, mode, purpose)}
+    overrides = with_blocklists(overrides, blocklists)
     result = run_checked("crawler.spiders.check.CheckSpider", overrides, urls=checked)
     render(decision_rows(checked, result.decisions), fmt)
 
@@ -198,11 +202,15 @@ def check(urls: tuple[str, ...], user_agent: str | None, mode: str | None,
               help="Write every decision as JSON lines.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, envvar="TDMGUARD_DB",
               help="Ledger file (SQLite) to record decisions in.")
+@click.option("--blocklist", "blocklists", multiple=True, metavar="PATH",
+              help="A blocklist file of your own, added to the shipped lists "
+              "(repeatable; TDMGUARD_BLOCKLISTS).")
 @settings_option
 def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
           purpose: str | None,
           max_pages: int, depth: int, output: str | None, decisions_out: str | None,
-          db: str | None, scrapy_settings: tuple[str, ...]) -> None:
+          db: str | None, blocklists: tuple[str, ...],
+          scrapy_settings: tuple[str, ...]) -> None:
     """Audit crawl: follow links within the seeds' hosts with every check on,
     then print one line per decision.
 
@@ -212,6 +220,7 @@ def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
     """
     checked = [check_url(u) for u in seeds]
     overrides = {**parse_settings(scrapy_settings), **crawl_overrides(user_agent, mode, purpose)}
+    overrides = with_blocklists(overrides, blocklists)
     if output:
         overrides["FEEDS"] = {output: {"format": "jsonlines", "overwrite": True}}
     if db:
@@ -380,6 +389,12 @@ def summary(db: str, fmt: str, sme: bool) -> None:
         click.echo(f"- Protocols honoured: {', '.join(b['opt_out_protocols_honoured'])}")
         for p, n in b["pages_refused_by_protocol"].items():
             click.echo(f"  - {p}: {n} pages refused")
+
+
+# Lawful access (issue 5): the blocklist commands, and --blocklist of check/crawl.
+from crawler.blocklist_cli import blocklist, with_blocklists  # noqa: E402
+
+cli.add_command(blocklist)
 
 
 def main() -> None:  # pragma: no cover

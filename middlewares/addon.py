@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import default_settings
 
+from middlewares import blocklist, lawful
+from middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from middlewares.decisions import DecisionMiddleware
+from middlewares.lawful import LawfulAccessMiddleware, PolitenessMiddleware
 from middlewares.location import LocationRulesMiddleware
 from middlewares.provenance import ProvenanceLog
 from middlewares.robotstxt import RobotsTxtMiddleware
@@ -29,11 +32,15 @@ logger = logging.getLogger(__name__)
 SCRAPY_ROBOTS = "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
 
 #: Our downloader middlewares and their orders (Scrapy's RobotsTxt is 100).
-COMPONENTS = {
+COMPONENTS: dict[type, int] = {
+    BlocklistMiddleware: 60,  # before robots.txt: a listed host is never contacted
+    LawfulAccessMiddleware: 70,
     RobotsTxtMiddleware: 100,
     LocationRulesMiddleware: 120,
+    PolitenessMiddleware: 570,  # sees 429/503 before RetryMiddleware (550)
     DecisionMiddleware: 585,
 }
+SPIDER_COMPONENTS: dict[type, int] = {BlocklistSpiderMiddleware: 60}
 EXTENSIONS: dict[type, int] = {ProvenanceLog: 500}
 
 
@@ -49,8 +56,15 @@ class TdmGuard:
             settings["DOWNLOADER_MIDDLEWARES"] = {**mws, SCRAPY_ROBOTS: None}
         for cls, order in COMPONENTS.items():
             settings.setdefault_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, order)
+        for cls, order in SPIDER_COMPONENTS.items():
+            settings.setdefault_in_component_priority_dict("SPIDER_MIDDLEWARES", cls, order)
         for cls, order in EXTENSIONS.items():
             settings.setdefault_in_component_priority_dict("EXTENSIONS", cls, order)
+        # Never crawl logged in: HttpAuthMiddleware off, credential settings refused.
+        lawful.refuse_credentials(settings)
+        lawful.check_settings(settings)
+        # A missing or unusable list file stops the crawl before it starts.
+        blocklist.check_settings(settings)
 
         tokens = parse_tokens(settings.get("TDMGUARD_USER_AGENT"))
         user_agent = settings.get("USER_AGENT")

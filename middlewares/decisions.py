@@ -47,6 +47,7 @@ ResponseCheck = Callable[["Request", "Response"], list[Reason]]
 #: offers ``check(request, response) -> list[Reason]``.
 RESPONSE_CHECKS: list[str] = [
     "middlewares.responsesignals.ResponseSignals",
+    "middlewares.lawful.LawfulAccess",
 ]
 
 

@@ -20,6 +20,7 @@ from twisted.internet import task
 
 from blocklists.domains import psl_snapshot_version, registrable_domain
 from middlewares import signals
+from middlewares.blocklist import describe_blocklists
 from middlewares.ledger import Ledger
 from middlewares.settings import Config, effective_settings, tdmguard_version
 from middlewares.snapshots import Snapshot, utcnow
@@ -71,7 +72,7 @@ class ProvenanceLog:
             user_agent=s.get("USER_AGENT"), tokens=list(self.config.tokens),
             mode=self.config.mode, purpose=self.config.purpose,
             settings=effective_settings(s),
-            blocklists=s.get("TDMGUARD_BLOCKLISTS_LOADED", []),
+            blocklists=describe_blocklists(s),
             psl_version=psl_snapshot_version(),
         )
         self._timer = task.LoopingCall(self.flush)

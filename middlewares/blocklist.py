@@ -1,0 +1,266 @@
+"""Infringement blocklists: a listed host is never contacted, not even for robots.txt.
+
+Enabled by the add-on (``TDMGUARD_BLOCKLIST_ENABLED``, default True) at order
+60 in ``DOWNLOADER_MIDDLEWARES``, before robots.txt (100): every request
+passes it, tdmguard's own auxiliary fetches (``tdmguard_aux``) and redirect
+targets included, since both come back through the downloader as new
+requests. A page request to a listed host is refused
+(:class:`~middlewares.exceptions.Refused`, protocol ``blocklist``: the list,
+its edition and the entry that matched); an auxiliary fetch gets a plain
+``IgnoreRequest``, which the rights checks read as a failed fetch (fail
+closed). :class:`BlocklistSpiderMiddleware` drops links to listed hosts the
+spider yields, recording one decision per URL, so they are never scheduled.
+
+Lists: the shipped ones (``TDMGUARD_BLOCKLIST_SHIPPED``) plus the files in
+``TDMGUARD_BLOCKLISTS``; a missing or unusable file stops the crawl before it
+starts (:class:`~middlewares.settings.ConfigError`). Advisory lists block too,
+unless ``TDMGUARD_BLOCKLIST_ADVISORY = "warn"``: then a match is logged and
+recorded as a non-blocking reason. There is deliberately no per-request
+opt-out meta key: the exclusion is not the spider's to waive.
+
+Fails closed. Stats: ``tdmguard/blocklist/blocked/<list>``,
+``tdmguard/blocklist/warned/<list>``, ``tdmguard/blocklist/aux_blocked/<list>``,
+``tdmguard/blocklist/links_dropped/<list>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+
+from blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
+from middlewares import signals
+from middlewares.exceptions import Refused
+from middlewares.fetch import AUX_META
+from middlewares.robotstxt import add_reasons
+from middlewares.settings import Config, ConfigError
+from middlewares.snapshots import origin_of, utcnow
+from middlewares.vocab import RESERVED, UNAVAILABLE, Decision, Reason
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+    from scrapy.spiders import Spider
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_MODES = ("block", "warn")
+
+# Loaded list sets, by (shipped?, each file's path, mtime and size): the
+# add-on's start-up check, the middlewares and the ledger share one load.
+_LOADED: dict[tuple[Any, ...], BlocklistSet] = {}
+
+
+def blocklist_paths(settings: BaseSettings) -> list[str]:
+    """``TDMGUARD_BLOCKLISTS``: a list of paths, or one comma-separated string."""
+    value = settings.get("TDMGUARD_BLOCKLISTS")
+    if value is None or value == "":
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        items = str(value).split(",")
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        raise ConfigError(
+            f"TDMGUARD_BLOCKLISTS {value!r}: give a list of list-file paths"
+        )
+    return [item.strip() for item in items if item.strip()]
+
+
+def advisory_mode(settings: BaseSettings) -> str:
+    mode = str(settings.get("TDMGUARD_BLOCKLIST_ADVISORY") or "block").lower()
+    if mode not in ADVISORY_MODES:
+        raise ConfigError(
+            f"TDMGUARD_BLOCKLIST_ADVISORY {mode!r}: use 'block' (advisory lists "
+            "refuse like authoritative ones) or 'warn' (log and record only)"
+        )
+    return mode
+
+
+def load_set(paths: list[str], shipped: bool = True) -> BlocklistSet:
+    """Load (once per process and file version) the shipped lists and *paths*."""
+    key_parts: list[Any] = [shipped]
+    for path in paths:
+        try:
+            stat = Path(path).stat()
+            key_parts.append((str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            key_parts.append((path, None, None))
+    key = tuple(key_parts)
+    found = _LOADED.get(key)
+    if found is None:
+        try:
+            found = load_blocklists(paths, include_shipped=shipped)
+        except BlocklistError as exc:
+            raise ConfigError(f"TDMGUARD_BLOCKLISTS: {exc}") from None
+        _LOADED[key] = found
+    return found
+
+
+def blocklists_from_settings(settings: BaseSettings) -> BlocklistSet:
+    """The lists in force for these settings; :class:`ConfigError` if unusable."""
+    return load_set(blocklist_paths(settings),
+                    settings.getbool("TDMGUARD_BLOCKLIST_SHIPPED", True))
+
+
+def check_settings(settings: BaseSettings) -> None:
+    """Start-up check (the add-on): every list loads, the advisory mode is known."""
+    if settings.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
+        advisory_mode(settings)
+        blocklists_from_settings(settings)
+
+
+def describe_blocklists(settings: BaseSettings) -> list[dict[str, Any]]:
+    """Each list in force (name, kind, edition, source, entries, sha256...), for
+    the ledger's ``crawls`` row; empty when the check is off."""
+    if not settings.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
+        return []
+    mode = advisory_mode(settings)
+    rows = blocklists_from_settings(settings).describe()
+    for row in rows:
+        row["enforcement"] = "warn" if (row["kind"] == "advisory" and mode == "warn") \
+            else "block"
+    return rows
+
+
+def decoded_host(url: str) -> str | None:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    if "%" not in host:
+        return None
+    raw = unquote_to_bytes(host)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class _Lookup:
+    """Settings and lists shared by the downloader and spider middlewares."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        if not s.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
+            raise NotConfigured("TDMGUARD_BLOCKLIST_ENABLED is off")
+        self.crawler = crawler
+        self.config = Config.from_settings(s)
+        self.warn_advisory = advisory_mode(s) == "warn"
+        self.blocklists = blocklists_from_settings(s)
+        self._titles = {b.name: b.title or b.name for b in self.blocklists.lists}
+        self.stats = crawler.stats
+
+    def lookup(self, url: str) -> tuple[Match, Reason] | None:
+        match = self.blocklists.match(url)
+        if match is None and "%" in url:
+            # A percent-encoded host (b%C3%BCcher.example) is the same host to
+            # WHATWG URL parsers; Scrapy leaves it encoded.
+            decoded = decoded_host(url)
+            match = self.blocklists.match(decoded) if decoded else None
+        if match is None:
+            return None
+        title = self._titles.get(match.list_name, match.list_name)
+        warn = self.warn_advisory and match.kind == "advisory"
+        detail = (f"{title}, edition {match.edition or 'not given'} ({match.kind} list): "
+                  f"host {match.host} matches entry {match.entry}")
+        if warn:
+            detail += "; advisory lists only warn (TDMGUARD_BLOCKLIST_ADVISORY = warn)"
+        reason = Reason("blocklist", UNAVAILABLE if warn else RESERVED, rule=match.entry,
+                        source=match.list_name, detail=detail)
+        return match, reason
+
+
+class BlocklistMiddleware(_Lookup):
+    """Downloader middleware: refuse any request to a listed host, before robots.txt."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._warned: set[str] = set()
+        logger.info("Blocklists in force: %(lists)s", {
+            "lists": ", ".join(f"{b.name} ({b.kind}, edition {b.edition or '?'}, "
+                               f"{len(b)} entries)" for b in self.blocklists.lists)
+            or "none"})
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BlocklistMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        found = self.lookup(request.url)
+        if found is None:
+            return
+        match, reason = found
+        if not reason.blocks:
+            self.stats.inc_value(f"tdmguard/blocklist/warned/{match.list_name}")
+            if match.host not in self._warned:
+                self._warned.add(match.host)
+                logger.warning("Host %(host)s is on the advisory list %(list)s "
+                               "(entry %(entry)s); crawling it as configured",
+                               {"host": match.host, "list": match.list_name,
+                                "entry": match.entry})
+            if not request.meta.get(AUX_META):
+                add_reasons(request, [reason])
+            return
+        if request.meta.get(AUX_META):
+            self.stats.inc_value(f"tdmguard/blocklist/aux_blocked/{match.list_name}")
+            raise IgnoreRequest(f"blocklisted host {match.host} ({match.list_name}: "
+                                f"{match.entry})")
+        self.stats.inc_value(f"tdmguard/blocklist/blocked/{match.list_name}")
+        logger.debug("Refused, host on blocklist %(list)s: %(request)s",
+                     {"list": match.list_name, "request": request})
+        add_reasons(request, [reason])
+        raise Refused([reason])
+
+
+class BlocklistSpiderMiddleware(_Lookup, BaseSpiderMiddleware):
+    """Spider middleware: drop requests to listed hosts found in pages.
+
+    Each dropped URL gets one ``refused`` decision (sent as
+    ``decision_recorded``), once per URL and crawl. Start requests are left to
+    :class:`BlocklistMiddleware`, which refuses and records them the same way.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        _Lookup.__init__(self, crawler)
+        self._dropped: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BlocklistSpiderMiddleware:
+        return cls(crawler)
+
+    def get_processed_request(self, request: Request,
+                              response: Response | None) -> Request | None:
+        if response is None:
+            return request
+        found = self.lookup(request.url)
+        if found is None or not found[1].blocks:
+            return request
+        match, reason = found
+        self.stats.inc_value(f"tdmguard/blocklist/links_dropped/{match.list_name}")
+        if request.url not in self._dropped:
+            self._dropped.add(request.url)
+            self._record(request, reason)
+        logger.debug("Dropped link to a host on blocklist %(list)s: %(request)s",
+                     {"list": match.list_name, "request": request})
+        return None
+
+    def _record(self, request: Request, reason: Reason) -> None:
+        settings = self.crawler.settings
+        ua = (request.headers.get(b"User-Agent") or b"").decode("latin-1")
+        decision = Decision(
+            url=request.url, allowed=False, reasons=[reason], at=utcnow(),
+            origin=origin_of(request.url),
+            user_agent=ua or str(settings.get("USER_AGENT") or ""),
+            tokens=self.config.tokens, purpose=self.config.purpose, stage="refused",
+        )
+        self.stats.inc_value("tdmguard/decisions/refused")
+        self.crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
