@@ -97,7 +97,12 @@ def run_checked(spidercls_path: str, overrides: dict[str, Any], **kwargs: Any) -
         Config.from_settings(base_settings(overrides))
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    return run_crawl(load_object(spidercls_path), overrides, **kwargs)
+    from crawler.run import CrawlFailed
+
+    try:
+        return run_crawl(load_object(spidercls_path), overrides, **kwargs)
+    except CrawlFailed as exc:
+        raise fail(str(exc)) from None
 
 
 def decision_rows(urls: list[str], decisions: list[Any]) -> list[dict[str, Any]]:
@@ -106,9 +111,13 @@ def decision_rows(urls: list[str], decisions: list[Any]) -> list[dict[str, Any]]
         for u in [*d.redirect_urls, d.url]:
             by_url.setdefault(u, d)
         by_url[d.redirect_urls[0] if d.redirect_urls else d.url] = d
+    from scrapy import Request
+
     rows = []
     for url in urls:
-        d = by_url.get(url)
+        # Scrapy canonicalises what it requests (case, IDNA, escapes): look
+        # the decision up under the URL as requested.
+        d = by_url.get(url) or by_url.get(Request(url).url)
         if d is None:
             rows.append({"url": url, "allowed": False, "stage": "none", "status": None,
                          "reasons": [{"protocol": "tdmguard", "verdict": "unreadable",

@@ -90,7 +90,8 @@ def summary(db: sqlite_utils.Database, sme: bool = False) -> dict[str, Any]:
     modes = sorted({c["mode"] for c in crawls if c["mode"]})
     by_bytes = list(db.query(
         "SELECT domain, SUM(content_length) AS bytes, COUNT(*) AS pages FROM decisions "
-        "WHERE allowed = 1 AND stage = 'fetched' GROUP BY domain ORDER BY bytes DESC"))
+        "WHERE allowed = 1 AND stage = 'fetched' AND status BETWEEN 200 AND 299 "
+        "GROUP BY domain ORDER BY bytes DESC"))
     n = len(by_bytes)
     top_n = max(1, -(-n * 10 // 100)) if n else 0
     if sme:

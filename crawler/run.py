@@ -55,7 +55,15 @@ def run_crawl(spidercls: type, overrides: dict[str, Any], **spider_kwargs: Any) 
     from scrapy import signals as scrapy_signals
 
     crawler.signals.connect(on_item, signal=scrapy_signals.item_scraped, weak=False)
-    process.crawl(crawler, **spider_kwargs)
+    failures: list[Any] = []
+    process.crawl(crawler, **spider_kwargs).addErrback(failures.append)
     process.start()
+    if failures:
+        exc = failures[0].value
+        raise CrawlFailed(f"the crawl could not start: {type(exc).__name__}: {exc}")
     result.stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     return result
+
+
+class CrawlFailed(RuntimeError):
+    """Scrapy refused to start the crawl (usually an unusable setting)."""

@@ -102,6 +102,12 @@ class DecisionMiddleware:
         if any(r.blocks for r in reasons):
             self._record(request, reasons, "dropped", response.status, None, None)
             raise Refused(reasons, stage="dropped")
+        if response.status == 429 or response.status >= 500:
+            # Nothing usable was received; RetryMiddleware (550) may try again,
+            # which gets a decision of its own.
+            self._record(request, reasons, "failed", response.status, None, None,
+                         error=f"HTTP {response.status}")
+            return response
         self._record(request, reasons, "fetched", response.status,
                      hashlib.sha256(body).hexdigest(), len(body))
         return response

@@ -267,3 +267,27 @@ def test_check_jsonl_and_table_formats(web):
     assert [x["url"] for x in lines] == [PUBLIC, PRIVATE]
     proc = run_cli(["check", PRIVATE, "--user-agent", "TestBot"], web)
     assert proc.stdout.startswith("REFUSED") and "Disallow: /private/" in proc.stdout
+
+
+def test_setting_scrapy_cannot_use_is_one_line_exit_2(web):
+    proc = run_cli(["check", PUBLIC, "--user-agent", "TestBot", "-s", "RETRY_HTTP_CODES=[403]"],
+                   web)
+    assert proc.returncode == 2
+    assert "could not start" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert web.requested() == []
+
+
+def test_check_reports_urls_scrapy_canonicalises(web):
+    web.add("http://example.com/", "<html>x</html>")
+    rows = check_json(web, ["http://Example.COM/"], "--user-agent", "TestBot")
+    assert rows[0]["url"] == "http://Example.COM/"
+    assert rows[0]["allowed"] is True and rows[0]["stage"] == "fetched"
+
+
+def test_5xx_page_is_recorded_as_failed_not_fetched(web):
+    web.add("http://s.example/robots.txt", "User-agent: *\nAllow: /\n")
+    web.add(PUBLIC, "down", status=503)
+    rows = check_json(web, [PUBLIC], "--user-agent", "TestBot", "-s", "RETRY_ENABLED=False")
+    assert rows[0]["stage"] == "failed" and rows[0]["error"] == "HTTP 503"
+    assert rows[0]["content_sha256"] is None
