@@ -59,6 +59,7 @@ def raw_run(path: str, n: int, batch: int = 1000) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA cache_size=-65536")
+    conn.execute("PRAGMA wal_autocheckpoint=20000")
     cols = ", ".join((*HASHED, "prev_hash", "hash"))
     sql = f"INSERT INTO decisions ({cols}) VALUES ({', '.join('?' * (len(HASHED) + 2))})"
     items = [decision(i) for i in range(n)]

@@ -75,6 +75,33 @@ def render_url_evidence(ev: dict[str, Any], fmt: str) -> str:
     return "\n".join(out)
 
 
+#: Each protocol the summary can name, and the settings that must all be on.
+PROTOCOL_SWITCHES = [
+    ("robots.txt (RFC 9309)", ("TDMGUARD_ROBOTSTXT_ENABLED",)),
+    ("TDMRep (W3C CG report 2024-05-10): tdmrep.json, headers, HTML meta, EPUB/PDF",
+     ("TDMGUARD_TDMREP_ENABLED",)),
+    ("IETF AI preferences Content-Usage (vocab-07, attach-05): robots.txt and header",
+     ("TDMGUARD_LOCATION_ENABLED",)),
+    ("Cloudflare Content-Signal: robots.txt and header", ("TDMGUARD_LOCATION_ENABLED",)),
+    ("DisallowAITraining: robots.txt, X-Robots-Tag and meta", ("TDMGUARD_LOCATION_ENABLED",)),
+    ("RSL 1.0 licences named by robots.txt", ("TDMGUARD_RSL_ENABLED",
+                                              "TDMGUARD_LOCATION_ENABLED")),
+    ("Spawning ai.txt", ("TDMGUARD_AITXT_ENABLED", "TDMGUARD_LOCATION_ENABLED")),
+    ("noai / noimageai / noml in X-Robots-Tag and meta robots",
+     ("TDMGUARD_RESPONSE_SIGNALS_ENABLED",)),
+    ("IPTC plus:DataMining and C2PA/CAWG training-mining assertions in assets",
+     ("TDMGUARD_ASSETS_ENABLED", "TDMGUARD_RESPONSE_SIGNALS_ENABLED")),
+]
+
+
+def honoured_protocols(settings_per_crawl: list[dict[str, Any]]) -> list[str]:
+    """Protocols every recorded crawl had switched on (a switch left unrecorded
+    counts as its default, on)."""
+    return [name for name, switches in PROTOCOL_SWITCHES
+            if all(s.get(k, True) is not False for s in settings_per_crawl
+                   for k in switches)]
+
+
 def _month(ts: str | None) -> str:
     return f"{ts[5:7]}/{ts[0:4]}" if ts else ""
 
@@ -101,7 +128,7 @@ def summary(db: sqlite_utils.Database, sme: bool = False) -> dict[str, Any]:
         for p in {r["protocol"] for r in json.loads(row["reasons"])
                   if r["verdict"] in ("reserved", "unreadable")}:
             refused[p] += 1
-    honoured = ["robots.txt (RFC 9309)"]
+    honoured = honoured_protocols([json.loads(c["settings"] or "{}") for c in crawls])
     behaviour = (
         f"Identifies itself with the product token(s) {', '.join(tokens)} in every "
         "User-Agent header; reads robots.txt before any other request to an origin and "

@@ -21,6 +21,7 @@ from middlewares.decisions import DecisionMiddleware
 from middlewares.lawful import LawfulAccessMiddleware, PolitenessMiddleware
 from middlewares.location import LocationRulesMiddleware
 from middlewares.provenance import ProvenanceLog
+from middlewares.runtime import GcFreeze
 from middlewares.robotstxt import RobotsTxtMiddleware
 from middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
 
@@ -41,7 +42,7 @@ COMPONENTS: dict[type, int] = {
     DecisionMiddleware: 585,
 }
 SPIDER_COMPONENTS: dict[type, int] = {BlocklistSpiderMiddleware: 60}
-EXTENSIONS: dict[type, int] = {ProvenanceLog: 500}
+EXTENSIONS: dict[type, int] = {ProvenanceLog: 500, GcFreeze: 510}
 
 
 class TdmGuard:

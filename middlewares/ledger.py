@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -26,6 +27,8 @@ from middlewares.vocab import Decision, Reason
 MIGRATIONS = Migrations("tdmguard")
 GENESIS = "0" * 64
 SQLITE_MAGIC = b"SQLite format 3\x00"
+LEDGER_TABLES = frozenset({"_sqlite_migrations", "crawls", "snapshots", "snapshot_fetches",
+                           "decisions", "chain_head"})
 
 #: Decision columns covered by each row's hash, in this order.
 HASHED = ("crawl_id", "at", "url", "origin", "domain", "user_agent", "tokens", "purpose",
@@ -134,18 +137,32 @@ class Ledger:
         self.path = path
         #: url -> registrable domain, for the ``domain`` column.
         self.domain_of = domain_of
-        try:
-            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
-            if self.db.table_names() and "decisions" not in self.db.table_names():
-                raise LedgerError(f"{path} holds other tables: not a tdmguard ledger")
-            MIGRATIONS.apply(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{path} is not a usable SQLite file ({exc})") from None
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+                self.db = sqlite_utils.Database(conn)
+                foreign = set(self.db.table_names()) - LEDGER_TABLES
+                if foreign:
+                    raise LedgerError(f"{path} holds other tables ({', '.join(sorted(foreign))})"
+                                      ": not a tdmguard ledger")
+                MIGRATIONS.apply(self.db)
+                break
+            except sqlite3.OperationalError as exc:
+                # Another process is creating or migrating the same file: wait.
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise LedgerError(f"{path}: {exc} (another writer holds it)") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"{path} is not a usable SQLite file ({exc})") from None
         # WAL + NORMAL: a process crash (kill -9) loses nothing committed; only
         # a power cut can lose the last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay hot
+        # Checkpoint every ~80 MB of WAL rather than 4 MB: copying pages back is
+        # most of the cost of a write on slow disks.
+        conn.execute("PRAGMA wal_autocheckpoint=20000")
         self.conn = conn
         self.crawl_id: int | None = None
         self._decisions: list[Decision] = []
@@ -154,18 +171,30 @@ class Ledger:
 
     def start_crawl(self, **fields: Any) -> int:
         row = {k: _cell(v) for k, v in fields.items()}
-        with self.db.atomic():
-            self.crawl_id = self.db["crawls"].insert(row).last_pk
+        names = ", ".join(row)
+        # BEGIN IMMEDIATE: take the write lock up front, so a second writer
+        # waits (busy_timeout) instead of failing on a stale read snapshot.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.conn.execute(
+                f"INSERT INTO crawls ({names}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.crawl_id = cur.lastrowid
         return self.crawl_id
 
     def finish_crawl(self, finished_at: str) -> None:
         self.flush()
         if self.crawl_id is not None:
-            count = self.db.execute("select count(*) from decisions where crawl_id = ?",
-                                    [self.crawl_id]).fetchone()[0]
-            with self.db.atomic():
-                self.db["crawls"].update(self.crawl_id, {"finished_at": finished_at,
-                                                         "decisions": count})
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "UPDATE crawls SET finished_at = ?, decisions = (SELECT count(*) FROM "
+                "decisions WHERE crawl_id = ?) WHERE id = ?",
+                (finished_at, self.crawl_id, self.crawl_id))
+            self.conn.execute("COMMIT")
 
     def add_snapshot(self, snapshot: Snapshot) -> None:
         self._snapshots.append((snapshot, self.crawl_id))

@@ -118,15 +118,21 @@ class LocationRulesMiddleware:
         url, c = request.url, self.config
         reasons: list[Reason] = []
         if in_robots is not None:
-            reasons += in_robots.content_usage.evaluate(url, True, c.purpose, c.mode)
-            reasons += in_robots.signals.evaluate(c.purpose, c.mode, url)
-            reasons += in_robots.ai_training.evaluate(url, c.purpose, c.mode)
+            # Only the readers that found something in this robots.txt: the
+            # others could only say "absent" (hot path).
+            cu, cs, at = in_robots.content_usage, in_robots.signals, in_robots.ai_training
+            if cu.ours or cu.star or cu.alt_ours or cu.alt_star:
+                reasons += cu.evaluate(url, True, c.purpose, c.mode)
+            if cs.ours or cs.star:
+                reasons += cs.evaluate(c.purpose, c.mode, url)
+            if at.ours or at.star or at.policy:
+                reasons += at.evaluate(url, c.purpose, c.mode)
         if docs.tdmrep is not None:
             request.meta[TDMREP_META] = docs.tdmrep
             if c.mode == STRICT:
                 found = docs.tdmrep.evaluate(url, c.purpose, c.mode, self.matching)
                 reasons += [r for r in found if r.blocks]
-        if docs.aitxt is not None:
+        if docs.aitxt is not None and docs.aitxt.state != "absent":
             reasons += docs.aitxt.evaluate(url, c.tokens, c.purpose, c.mode)
         if docs.rsl_docs:
             reasons += rsl.evaluate_all(docs.rsl_docs, url, c.purpose, c.mode, self.rsl_held)

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "TDMGUARD_DB": None,
     "TDMGUARD_DB_BATCH_SIZE": 1000,
     "TDMGUARD_DB_FLUSH_INTERVAL": 1.0,
+    "TDMGUARD_GC_FREEZE": True,
     "TDMGUARD_ROBOTSTXT_ENABLED": True,
     "TDMGUARD_ROBOTSTXT_CACHE_TTL": 86400,
     "TDMGUARD_ROBOTSTXT_RETRY_AFTER": 300,
@@ -140,8 +141,15 @@ class Config:
 def effective_settings(settings: BaseSettings) -> dict[str, Any]:
     """The TDMGUARD_* values in force (for the ledger's crawls row)."""
     out = {}
+    getters = {bool: settings.getbool, int: settings.getint, float: settings.getfloat,
+               list: settings.getlist}
     for name in sorted(set(DEFAULTS) | {k for k in settings if k.startswith("TDMGUARD_")}):
-        value = settings.get(name)
+        # Typed as the default is, so "-s X=False" is recorded as false.
+        getter = getters.get(type(DEFAULTS.get(name)))
+        try:
+            value = getter(name) if getter else settings.get(name)
+        except (TypeError, ValueError):
+            value = settings.get(name)
         try:
             json.dumps(value)
         except TypeError:

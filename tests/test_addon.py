@@ -76,6 +76,29 @@ def test_one_line_addon_in_any_project(tmp_path, web):
     assert all(r.headers["User-Agent"].startswith("ProjBot/") for r in web.log)
 
 
+def test_links_found_together_to_a_fresh_origin_wait_for_its_robots(tmp_path, web):
+    # Eight links to an origin never seen before, found on one page: they all
+    # reach the middleware together and must all wait for one robots.txt fetch.
+    web.add("http://hub.example/robots.txt", "User-agent: *\nAllow: /\n")
+    links = [f"http://fresh.example/p{i}" for i in range(8)]
+    web.add("http://hub.example/",
+            "<html><body>" + "".join(f'<a href="{u}">x</a>' for u in links) + "</body></html>")
+    web.add("http://fresh.example/robots.txt", "User-agent: *\nDisallow: /\n", delay=0.5)
+    for u in links:
+        web.add(u, "<html>p</html>")
+    project = make_project(tmp_path, """
+        BOT_NAME = "proj"
+        SPIDER_MODULES = ["proj.spiders"]
+        ADDONS = {"middlewares.TdmGuard": 0}
+        TDMGUARD_USER_AGENT = "ProjBot"
+        TDMGUARD_POLITENESS_ENABLED = False
+    """, ["http://hub.example/"])
+    proc = scrapy_crawl(project, web, tmp_path / "items.json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert web.count("http://fresh.example/robots.txt") == 1
+    assert not any(u in web.requested() for u in links)
+
+
 def test_plain_scrapy_fails_open_on_503_where_tdmguard_refuses(tmp_path, web):
     # The documented departure: Scrapy's RobotsTxtMiddleware crawls a site whose
     # robots.txt answers 503; RFC 9309 §2.3.1.4 says "MUST assume complete disallow".

@@ -138,8 +138,48 @@ def test_domain_evidence_and_summary(two_crawls):
     assert s["section_2_3"]["crawler_names"] == ["TestBot"]
     assert s["section_2_3"]["top_domains"][0]["domain"] == "pub.example"
     assert s["section_3_1"]["pages_refused_by_protocol"] == {"robots.txt": 1}
+    honoured = s["section_3_1"]["opt_out_protocols_honoured"]
+    assert honoured[0] == "robots.txt (RFC 9309)" and any("TDMRep" in p for p in honoured)
     proc = run_cli(["summary", "--db", str(two_crawls), "--format", "csv"])
     assert proc.stdout.splitlines()[0] == "domain,bytes,pages"
+
+
+def test_summary_leaves_out_protocols_a_crawl_switched_off(web, tmp_path):
+    db = tmp_path / "l.db"
+    _publisher(web, "User-agent: *\nAllow: /\n")
+    crawl(web, db, "-s", "TDMGUARD_AITXT_ENABLED=False")
+    s = json.loads(run_cli(["summary", "--db", str(db), "--format", "json"]).stdout)
+    honoured = s["section_3_1"]["opt_out_protocols_honoured"]
+    assert not any("ai.txt" in p for p in honoured)
+    assert any("TDMRep" in p for p in honoured)
+
+
+WRITER = """
+import sys
+from middlewares.ledger import Ledger
+from middlewares.vocab import Decision, Reason
+ledger = Ledger(sys.argv[1])
+ledger.start_crawl(started_at="2026-11-25T00:00:00Z")
+for i in range(2000):
+    ledger.add(Decision(url=f"http://w{sys.argv[2]}.example/{i}", allowed=True,
+                        reasons=[Reason("robots.txt", "permitted")], at=f"t{i:05d}"))
+    if i % 50 == 49:
+        ledger.flush()
+ledger.flush()
+ledger.close()
+"""
+
+
+def test_two_processes_appending_at_once_keep_one_valid_chain(tmp_path):
+    db = tmp_path / "shared.db"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(n)], cwd=ROOT,
+                              stderr=subprocess.PIPE, text=True) for n in (1, 2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    result = _verify(db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: 4000 decisions")
 
 
 def test_sigkill_mid_crawl_leaves_a_verifiable_ledger(web, tmp_path):
