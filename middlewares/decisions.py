@@ -29,7 +29,7 @@ from middlewares import signals
 from middlewares.exceptions import Refused
 from middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
 from middlewares.settings import Config
-from middlewares.snapshots import origin_of, utcnow
+from middlewares.snapshots import request_origin, utcnow
 from middlewares.vocab import RESERVED, Decision, Reason
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class DecisionMiddleware:
         self.crawler = crawler
         self.config = Config.from_settings(crawler.settings)
         self._lower_tokens = tuple(t.lower() for t in self.config.tokens)
+        #: User-Agent header bytes -> carries one of our tokens (a crawl sends few).
+        self._honest: dict[bytes, bool] = {}
         self.response_checks: list[ResponseCheck] = []
         for path in RESPONSE_CHECKS:
             try:
@@ -74,9 +76,16 @@ class DecisionMiddleware:
         self.response_checks.append(check)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        ua = (request.headers.get(b"User-Agent") or b"").decode("latin-1").lower()
+        raw = request.headers.get(b"User-Agent") or b""
+        honest = self._honest.get(raw)
+        if honest is None:
+            if len(self._honest) > 1024:
+                self._honest.clear()
+            ua = raw.decode("latin-1").lower()
+            honest = self._honest[raw] = any(t in ua for t in self._lower_tokens)
         reasons = []
-        if not any(t in ua for t in self._lower_tokens):
+        if not honest:
+            ua = raw.decode("latin-1")
             reasons.append(Reason(
                 "lawful-access", RESERVED, rule=f"User-Agent: {ua}", source="User-Agent",
                 detail="the User-Agent header does not carry our product token; "
@@ -135,7 +144,7 @@ class DecisionMiddleware:
             allowed=allowed,
             reasons=list(reasons),
             at=utcnow(),
-            origin=origin_of(request.url),
+            origin=request_origin(request),
             user_agent=(request.headers.get(b"User-Agent") or b"").decode("latin-1"),
             tokens=self.config.tokens,
             purpose=self.config.purpose,

@@ -36,7 +36,7 @@ from middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, t
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
 from middlewares.settings import Config
-from middlewares.snapshots import origin_of
+from middlewares.snapshots import request_origin
 from middlewares.vocab import STRICT, UNAVAILABLE, Reason
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class LocationRulesMiddleware:
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get(AUX_META) or not request.url.startswith(("http://", "https://")):
             return
-        origin = origin_of(request.url)
+        origin = request_origin(request)
         robots_mw = self._robots()
         policy = None
         if robots_mw is not None:

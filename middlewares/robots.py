@@ -170,7 +170,7 @@ class RobotsTxt:
         out = []
         for group in self.groups:
             for agent in group.agents:
-                key = _agent_key(agent)
+                key = agent_key(agent)
                 if key in names:
                     out.append((agent, group))
                     break
@@ -206,7 +206,7 @@ def match_groups(groups: list[Group], url: str) -> Match:
     return Match(rule is None or rule.allow, rule, groups)
 
 
-def _agent_key(value: str) -> str:
+def agent_key(value: str) -> str:
     """Lower-cased user-agent value, reduced to its product name
     (``Googlebot/2.1`` -> ``googlebot``)."""
     value = value.strip().lower()
@@ -271,9 +271,9 @@ def parse(content: bytes | str, limit: int | None = None) -> RobotsTxt:
                 open_for_agents = True
             if value:
                 current[0].agents.append(value)
-                result._by_agent.setdefault(_agent_key(value), [])
-                if current[0] not in result._by_agent[_agent_key(value)]:
-                    result._by_agent[_agent_key(value)].append(current[0])
+                result._by_agent.setdefault(agent_key(value), [])
+                if current[0] not in result._by_agent[agent_key(value)]:
+                    result._by_agent[agent_key(value)].append(current[0])
             continue
         if key in GLOBAL_FIELDS:
             result.globals.append(Record(key, value, number))

@@ -41,7 +41,6 @@ class RobotsPolicy:
     ai_names: frozenset[str]
     expires_at: float
     detail: str = ""
-    full_length: int = 0
     limit: int = 512000
     parsed: robots.RobotsTxt | None = None
     crawl_delay: float | None = None
@@ -60,11 +59,8 @@ class RobotsPolicy:
         self.parsed = robots.parse(body, self.limit)
         self._own = self.parsed.groups_for(self.config.tokens)
         self.crawl_delay = self.parsed.crawl_delay(self.config.tokens)
-        own_named = any(
-            a.strip().lower() in {t.lower() for t in self.config.tokens}
-            for g in self._own
-            for a in g.agents
-        )
+        mine = {t.lower() for t in self.config.tokens}
+        own_named = any(robots.agent_key(a) in mine for g in self._own for a in g.agents)
         if (
             self.config.mode == STRICT
             and self.config.purpose in (TRAIN_AI, AI_INPUT)

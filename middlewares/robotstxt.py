@@ -29,7 +29,7 @@ from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.settings import Config, load_ai_crawlers
-from middlewares.snapshots import origin_of
+from middlewares.snapshots import request_origin
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -75,7 +75,7 @@ class RobotsTxtMiddleware:
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get(AUX_META) or not request.url.startswith(("http://", "https://")):
             return
-        origin = origin_of(request.url)
+        origin = request_origin(request)
         policy = await self.policy_for(origin)
         reasons = policy.evaluate(request.url)
         add_reasons(request, reasons, "robots.txt", policy.snapshot.sha256)

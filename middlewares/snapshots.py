@@ -5,13 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 
 def utcnow() -> str:
-    """ISO 8601 UTC timestamp with microseconds, sortable as text."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC timestamp with microseconds, sortable as text
+    (``2026-11-25T14:38:56.956859Z``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def request_origin(request: Any) -> str:
+    """:func:`origin_of` the request's URL, computed once per request."""
+    meta = request.meta
+    origin = meta.get("tdmguard_origin")
+    if origin is None or meta.get("tdmguard_origin_url") != request.url:
+        origin = meta["tdmguard_origin"] = origin_of(request.url)
+        meta["tdmguard_origin_url"] = request.url
+    return origin
 
 
 def origin_of(url: str) -> str:
