@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from scrapy import Request as ScrapyRequest
 
 from blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
 from middlewares import signals
@@ -221,7 +222,7 @@ class BlocklistMiddleware(_Lookup):
         raise Refused([reason])
 
 
-class BlocklistSpiderMiddleware(_Lookup, BaseSpiderMiddleware):
+class BlocklistSpiderMiddleware(_Lookup):
     """Spider middleware: drop requests to listed hosts found in pages.
 
     Each dropped URL gets one ``refused`` decision (sent as
@@ -236,6 +237,24 @@ class BlocklistSpiderMiddleware(_Lookup, BaseSpiderMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlocklistSpiderMiddleware:
         return cls(crawler)
+
+    # No process_start: start requests are the downloader middleware's, and an
+    # extra async-generator layer over every start request costs throughput.
+    def process_spider_output(self, response: Response | None, result: Iterable[Any],
+                              spider: Spider | None = None) -> Iterable[Any]:
+        for o in result:
+            if not isinstance(o, ScrapyRequest) or (
+                    o := self.get_processed_request(o, response)) is not None:
+                yield o
+
+    async def process_spider_output_async(self, response: Response | None,
+                                          result: AsyncIterator[Any],
+                                          spider: Spider | None = None
+                                          ) -> AsyncIterator[Any]:
+        async for o in result:
+            if not isinstance(o, ScrapyRequest) or (
+                    o := self.get_processed_request(o, response)) is not None:
+                yield o
 
     def get_processed_request(self, request: Request,
                               response: Response | None) -> Request | None:
