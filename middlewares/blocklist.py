@@ -36,13 +36,12 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy import Request as ScrapyRequest
 
 from blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
-from middlewares import signals
+from middlewares.decisions import record_decision
 from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META
 from middlewares.robotstxt import add_reasons
 from middlewares.settings import Config, ConfigError
-from middlewares.snapshots import origin_of, utcnow
-from middlewares.vocab import RESERVED, UNAVAILABLE, Decision, Reason
+from middlewares.vocab import RESERVED, UNAVAILABLE, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -273,13 +272,7 @@ class BlocklistSpiderMiddleware(_Lookup):
         return None
 
     def _record(self, request: Request, reason: Reason) -> None:
-        settings = self.crawler.settings
-        ua = (request.headers.get(b"User-Agent") or b"").decode("latin-1")
-        decision = Decision(
-            url=request.url, allowed=False, reasons=[reason], at=utcnow(),
-            origin=origin_of(request.url),
-            user_agent=ua or str(settings.get("USER_AGENT") or ""),
-            tokens=self.config.tokens, purpose=self.config.purpose, stage="refused",
-        )
-        self.stats.inc_value("tdmguard/decisions/refused")
-        self.crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
+        # A link the spider yielded has no User-Agent header yet: record the one
+        # the download would have carried.
+        record_decision(self.crawler, self.config, request, [reason], "refused",
+                        user_agent=str(self.crawler.settings.get("USER_AGENT") or ""))

@@ -4,7 +4,7 @@ Enabled by the add-on. Sits at order 585 in ``DOWNLOADER_MIDDLEWARES``: after
 decompression and redirects on the way back, so response-level checks see the
 final, decoded response. It collects the reasons earlier checks stored in
 ``request.meta["tdmguard_reasons"]``, runs the response checks registered with
-:meth:`DecisionMiddleware.add_response_check`, and sends
+:data:`RESPONSE_CHECKS` (content signals, lawful access), and sends
 ``middlewares.signals.decision_recorded`` once per request. A response that
 any reason reserves is dropped (:class:`~middlewares.exceptions.Refused`).
 
@@ -72,9 +72,6 @@ class DecisionMiddleware:
     def from_crawler(cls, crawler: Crawler) -> DecisionMiddleware:
         return cls(crawler)
 
-    def add_response_check(self, check: ResponseCheck) -> None:
-        self.response_checks.append(check)
-
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         raw = request.headers.get(b"User-Agent") or b""
         honest = self._honest.get(raw)
@@ -138,23 +135,35 @@ class DecisionMiddleware:
     def _record(self, request: Request, reasons: list[Reason], stage: str,
                 status: int | None, sha: str | None, length: int | None,
                 error: str | None = None) -> None:
-        allowed = not any(r.blocks for r in reasons)
-        decision = Decision(
-            url=request.url,
-            allowed=allowed,
-            reasons=list(reasons),
-            at=utcnow(),
-            origin=request_origin(request),
-            user_agent=(request.headers.get(b"User-Agent") or b"").decode("latin-1"),
-            tokens=self.config.tokens,
-            purpose=self.config.purpose,
-            stage=stage,
-            status=status,
-            content_sha256=sha,
-            content_length=length,
-            snapshots=dict(request.meta.get(SNAPSHOTS_META, {})),
-            redirect_urls=list(request.meta.get("redirect_urls", [])),
-            error=error,
-        )
-        self.stats.inc_value(f"tdmguard/decisions/{stage}")
-        self.crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
+        record_decision(self.crawler, self.config, request, reasons, stage, status=status,
+                        content_sha256=sha, content_length=length, error=error)
+
+
+def record_decision(crawler: Crawler, config: Config, request: Request,
+                    reasons: list[Reason], stage: str, *, status: int | None = None,
+                    content_sha256: str | None = None, content_length: int | None = None,
+                    error: str | None = None, user_agent: str | None = None) -> None:
+    """Build the one decision for *request* and send ``decision_recorded``.
+
+    The single place a decision is made, for every component that decides.
+    """
+    decision = Decision(
+        url=request.url,
+        allowed=not any(r.blocks for r in reasons),
+        reasons=list(reasons),
+        at=utcnow(),
+        origin=request_origin(request),
+        user_agent=(request.headers.get(b"User-Agent") or b"").decode("latin-1")
+        or (user_agent or ""),
+        tokens=config.tokens,
+        purpose=config.purpose,
+        stage=stage,
+        status=status,
+        content_sha256=content_sha256,
+        content_length=content_length,
+        snapshots=dict(request.meta.get(SNAPSHOTS_META, {})),
+        redirect_urls=list(request.meta.get("redirect_urls", [])),
+        error=error,
+    )
+    crawler.stats.inc_value(f"tdmguard/decisions/{stage}")
+    crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
