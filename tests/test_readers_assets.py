@@ -671,7 +671,7 @@ def test_c2pa_shapes_and_validation() -> None:
                 validation_state="Invalid",
             )
         )
-        == UNAVAILABLE
+        == UNREADABLE  # an altered manifest's "allowed" is not trusted: fail closed
     )
     denied = store("cawg.training-mining", {"cawg.ai_inference": {"use": "notAllowed"}})
     assert (

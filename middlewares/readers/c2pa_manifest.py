@@ -152,8 +152,22 @@ def c2pa_reasons(
                 f"'{purpose}'.{state}",
             )
         ]
+    trusted = validation_state is None or validation_state.lower() in VALID_STATES
+    if not trusted:
+        # A manifest that failed validation was altered or damaged: what it
+        # still says (or no longer says) about training cannot be trusted, and
+        # a damaged do-not-train assertion must not read as "no statement".
+        return [
+            Reason(
+                PROTOCOL,
+                UNREADABLE,
+                clip("; ".join(allowing), 400),
+                source,
+                "The C2PA manifest did not validate, so its training-and-data-mining "
+                f"statements cannot be trusted; failing closed.{state}",
+            )
+        ]
     if allowing:
-        trusted = validation_state is None or validation_state.lower() in VALID_STATES
         if trusted:
             return [
                 Reason(
