@@ -58,6 +58,14 @@ def _key(url: str) -> tuple[str, str]:
     return netloc, path
 
 
+class _Server(ThreadingHTTPServer):
+    # A crawler opens dozens of connections at once; the stdlib default
+    # backlog of 5 drops the rest's handshakes, and each then waits for a
+    # TCP retransmission (a stall no real web server would show).
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class FixtureWeb:
     """The web: ``{netloc: {path: Resource}}``, served by a threaded proxy."""
 
@@ -159,7 +167,7 @@ class FixtureWeb:
                 if not head:
                     self.wfile.write(res.body)
 
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server = _Server((HOST, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

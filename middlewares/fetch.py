@@ -16,8 +16,8 @@ from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import Deferred, DeferredList
 
 from middlewares import signals
 from middlewares.snapshots import Snapshot, utcnow
@@ -90,6 +90,21 @@ async def fetch_document(crawler: Crawler, url: str, kind: str,
                 return result
             continue
         return result
+
+
+async def gather(*awaitables: Awaitable[T]) -> list[T]:
+    """Await several coroutines concurrently (under any reactor), results in
+    order; the first failure is raised once all have finished."""
+    if not awaitables:
+        return []
+    results = await maybe_deferred_to_future(
+        DeferredList([deferred_from_coro(a) for a in awaitables], consumeErrors=True))
+    values: list[T] = []
+    for ok, value in results:
+        if not ok:
+            value.raiseException()
+        values.append(value)
+    return values
 
 
 def emit_snapshot(crawler: Crawler, snapshot: Snapshot) -> None:

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import NotConfigured
 
 from middlewares.exceptions import Refused
-from middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
+from middlewares.fetch import (
+    AUX_META,
+    Fetched,
+    PerOrigin,
+    emit_snapshot,
+    fetch_document,
+    gather,
+)
 from middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
@@ -163,21 +170,29 @@ class LocationRulesMiddleware:
 
     async def _load(self, origin: str, in_robots: RobotsSignals | None
                     ) -> tuple[OriginDocs, float]:
+        # The documents are independent: fetched together, so a new origin
+        # costs one round trip after robots.txt, not one per document.
         docs = OriginDocs()
-        failed = False
+        jobs: list[tuple[str, str]] = []
         if self.tdmrep_on:
-            got = await self._get(origin, f"{origin}/.well-known/tdmrep.json", "tdmrep.json", docs)
-            docs.tdmrep = tdmrep.TdmRepFile.parse(_body(got), got.status, got.url)
-            failed |= docs.tdmrep.state == "error"
+            jobs.append(("tdmrep.json", f"{origin}/.well-known/tdmrep.json"))
         if self.aitxt_on:
-            got = await self._get(origin, f"{origin}/ai.txt", "ai.txt", docs)
-            docs.aitxt = aitxt.AiTxt.parse(_body(got), got.status, got.url)
-            failed |= docs.aitxt.state == "error"
+            jobs.append(("ai.txt", f"{origin}/ai.txt"))
         for ref in in_robots.licences if in_robots is not None else []:
-            got = await self._get(origin, ref.url, "rsl", docs)
-            doc = rsl.RslDocument.parse(_body(got), got.status, got.url)
-            docs.rsl_docs.append(doc)
-            failed |= doc.state == "error"
+            jobs.append(("rsl", ref.url))
+        fetched = await gather(*(self._get(origin, url, kind, docs) for kind, url in jobs))
+        failed = False
+        for (kind, _url), got in zip(jobs, fetched, strict=True):
+            if kind == "tdmrep.json":
+                docs.tdmrep = tdmrep.TdmRepFile.parse(_body(got), got.status, got.url)
+                failed |= docs.tdmrep.state == "error"
+            elif kind == "ai.txt":
+                docs.aitxt = aitxt.AiTxt.parse(_body(got), got.status, got.url)
+                failed |= docs.aitxt.state == "error"
+            else:
+                doc = rsl.RslDocument.parse(_body(got), got.status, got.url)
+                docs.rsl_docs.append(doc)
+                failed |= doc.state == "error"
         ttl = self.retry_after if failed else self.ttl
         return docs, time.monotonic() + ttl
 
