@@ -213,3 +213,76 @@ def test_sigkill_mid_crawl_leaves_a_verifiable_ledger(web, tmp_path):
     count = int(result.stdout.split()[1])
     assert count >= flushed
     assert count < 401  # killed before the end
+
+
+def _awkward_decisions():
+    from middlewares.vocab import Decision, Reason
+
+    odd = 'q"uote\\back\nline\x00nul\x1fus \u2028ls é ✓ \ud7ff'
+    for i in range(6):
+        yield Decision(
+            url=f"http://h{i % 2}.example/{odd}{i}", origin=f"http://h{i % 2}.example",
+            allowed=bool(i % 2), at=f"2026-11-25T00:00:0{i}.000000Z",
+            reasons=[Reason("robots.txt", "reserved" if i % 2 else "permitted", odd, odd, odd)],
+            user_agent=f"Bot/1 {odd}", tokens=("Bot", odd), purpose="train-ai",
+            stage=("fetched", "refused", "failed")[i % 3],
+            status=None if i % 3 else 200 + i, content_sha256=None if i % 2 else "ab" * 32,
+            content_length=(10 ** 15 + i) if i % 2 == 0 else None,
+            snapshots={"robots.txt": "cd" * 32, "tdmrep.json": "0e" * 32} if i < 4 else {},
+            redirect_urls=[odd, "http://x/"] if i == 3 else [],
+            error=odd if i == 5 else None,
+        )
+
+
+def test_fast_row_hash_writes_the_reference_bytes(tmp_path):
+    """Ledger.flush builds the hashed JSON by hand (speed); row_hash is the
+    definition verify uses. Awkward strings, None, big ints and both snapshot
+    orders must give the same hash, row by row."""
+    from middlewares.ledger import HASHED, Ledger, open_existing, row_hash
+
+    path = str(tmp_path / "l.db")
+    ledger = Ledger(path, domain_of=lambda url: 'dom"ain\u00e9')
+    ledger.start_crawl(started_at="2026-11-25T00:00:00Z")
+    for d in _awkward_decisions():
+        ledger.add(d)
+    ledger.flush()
+    ledger.close()
+    db = open_existing(path)
+    rows = list(db.query(f"SELECT {', '.join(HASHED)}, prev_hash, hash FROM decisions ORDER BY id"))
+    assert len(rows) == 6
+    for row in rows:
+        refs = json.loads(row["snapshots"])
+        assert row_hash(row["prev_hash"], row, refs.values()) == row["hash"]
+    assert rows[3]["redirect_urls"] == json.dumps(
+        ['q"uote\\back\nline\x00nul\x1fus \u2028ls é ✓ \ud7ff', "http://x/"],
+        ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_ledger_from_before_the_url_index_change_upgrades_and_still_verifies(tmp_path):
+    """Ledgers written before migration 003 had an (url, at) index: opening
+    one swaps it for the url index, and its chain and evidence are untouched."""
+    import sqlite_utils
+
+    from middlewares.ledger import MIGRATIONS, Ledger, open_existing, verify
+    from middlewares.vocab import Decision, Reason
+
+    path = str(tmp_path / "old.db")
+    old = sqlite_utils.Database(path)
+    MIGRATIONS.apply(old, stop_before="003_url_index")
+    assert "idx_decisions_url_at" in {i.name for i in old["decisions"].indexes}
+    old.close()
+    for _ in range(2):  # once to migrate, once to see nothing changes again
+        ledger = Ledger(path)
+        ledger.start_crawl(started_at="2026-11-25T00:00:00Z")
+        ledger.add(Decision(url="http://a.example/x", allowed=True, at="2026-11-25T00:00:01Z",
+                            reasons=[Reason("robots.txt", "permitted")]))
+        ledger.flush()
+        ledger.close()
+    db = open_existing(path)
+    names = {i.name for i in db["decisions"].indexes}
+    assert "idx_decisions_url" in names and "idx_decisions_url_at" not in names
+    assert verify(db) == (True, 2, "")
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM decisions WHERE url = ? ORDER BY at DESC",
+        ["http://a.example/x"]).fetchall())
+    assert "idx_decisions_url" in plan
