@@ -23,6 +23,7 @@ SEEDS = [
     "http://noai.example/",
     "http://dat.example/",
     "http://rsl.example/",
+    "http://rsl-link.example/",
     "http://aitxt.example/",
     "http://photos.example/",
 ]
@@ -104,6 +105,15 @@ def add_signal_publishers(web: FixtureWeb) -> None:
     web.add("http://rsl.example/license.xml", RSL_LICENCE,
             headers={"Content-Type": "application/rsl+xml"})
     _site(web, "http://rsl.example", ["/news"])
+    # RSL licence named by the pages themselves (Link header), not robots.txt:
+    # the archive's pages are downloaded, then dropped.
+    web.add("http://rsl-link.example/", page("rsl-link", ["/archive/1", "/contact"]))
+    web.add("http://rsl-link.example/archive/1", page("archive"), headers={
+        "Link": '<http://rsl-link.example/rsl.xml>; rel="license"; type="application/rsl+xml"',
+        "Content-Type": "text/html; charset=utf-8"})
+    web.add("http://rsl-link.example/contact", page("contact"))
+    web.add("http://rsl-link.example/rsl.xml", RSL_LICENCE,
+            headers={"Content-Type": "application/rsl+xml"})
     # Spawning ai.txt: images reserved.
     web.add("http://aitxt.example/ai.txt",
             "# Spawning AI\nUser-agent: *\nDisallow: *.jpg\nAllow: *.html\nAllow: /\n")

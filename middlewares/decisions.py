@@ -7,6 +7,8 @@ final, decoded response. It collects the reasons earlier checks stored in
 :data:`RESPONSE_CHECKS` (content signals, lawful access), and sends
 ``middlewares.signals.decision_recorded`` once per request. A response that
 any reason reserves is dropped (:class:`~middlewares.exceptions.Refused`).
+RSL licences a page names (:mod:`middlewares.rsllinks`) are fetched, once
+each, before that decision.
 
 It also refuses, before download, any request whose User-Agent header does
 not carry our product token, and any request carrying credentials
@@ -19,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
@@ -28,6 +30,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 from middlewares import signals
 from middlewares.exceptions import Refused
 from middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
+from middlewares.rsllinks import RSL_REFS_META, RslLicences
 from middlewares.settings import Config
 from middlewares.snapshots import request_origin, utcnow
 from middlewares.vocab import RESERVED, Decision, Reason
@@ -66,6 +69,10 @@ class DecisionMiddleware:
                 logger.warning("Disabled %s: %s", path, exc)
                 continue
             self.response_checks.append(component.check)
+        try:
+            self.licences: RslLicences | None = RslLicences.from_crawler(crawler)
+        except NotConfigured:
+            self.licences = None
         self.stats = crawler.stats
 
     @classmethod
@@ -98,12 +105,25 @@ class DecisionMiddleware:
             raise Refused(reasons)
 
     def process_response(self, request: Request, response: Response,
-                         spider: Spider | None = None) -> Response:
+                         spider: Spider | None = None) -> Response | Coroutine[Any, Any, Response]:
         if request.meta.get(AUX_META):
             return response
         reasons: list[Reason] = request.meta.setdefault(REASONS_META, [])
         for check in self.response_checks:
             reasons.extend(check(request, response))
+        refs = request.meta.pop(RSL_REFS_META, None)
+        if refs and self.licences is not None:
+            # The page names RSL licences: fetched (once) before deciding.
+            return self._decide_after_licences(request, response, reasons, refs)
+        return self._decide(request, response, reasons)
+
+    async def _decide_after_licences(self, request: Request, response: Response,
+                                     reasons: list[Reason], refs: list) -> Response:
+        assert self.licences is not None
+        reasons.extend(await self.licences.reasons(request, refs))
+        return self._decide(request, response, reasons)
+
+    def _decide(self, request: Request, response: Response, reasons: list[Reason]) -> Response:
         body = response.body
         if any(r.blocks for r in reasons):
             self._record(request, reasons, "dropped", response.status, None, None)

@@ -8,6 +8,7 @@ by hand, so the count of consecutive redirects is ours to enforce.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from middlewares.snapshots import Snapshot, utcnow
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
 
 #: Meta key marking tdmguard's own auxiliary fetches (value: the document kind).
 AUX_META = "tdmguard_aux"
@@ -109,6 +112,33 @@ async def gather(*awaitables: Awaitable[T]) -> list[T]:
 
 def emit_snapshot(crawler: Crawler, snapshot: Snapshot) -> None:
     crawler.signals.send_catch_log(signals.snapshot_fetched, snapshot=snapshot)
+
+
+async def fetch_snapshot(crawler: Crawler, origin: str, url: str, kind: str,
+                         max_redirects: int, limit: int) -> tuple[Fetched, Snapshot]:
+    """Fetch a rights document and record it as a ledger snapshot.
+
+    Never raises: whatever broke is the fetch's ``error``, which every reader
+    turns into its fail-closed answer. More than *max_redirects* redirects
+    count as no response.
+    """
+    crawler.stats.inc_value(f"tdmguard/location/fetch/{kind}")
+    try:
+        got = await fetch_document(crawler, url, kind, max_redirects)
+    except Exception as exc:  # fail closed through the reader's "no response"
+        logger.error("%s fetch of %s failed", kind, url, exc_info=True)
+        got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
+    if got.too_many_redirects:
+        got.response = None
+        got.error = f"more than {max_redirects} consecutive redirects"
+    snapshot = got.snapshot(kind, origin, limit)
+    snapshot.url = url
+    emit_snapshot(crawler, snapshot)
+    return got, snapshot
+
+
+def body_of(got: Fetched, limit: int) -> bytes:
+    return got.response.body[:limit] if got.response is not None else b""
 
 
 class PerOrigin(Generic[T]):

@@ -31,14 +31,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import NotConfigured
 
 from middlewares.exceptions import Refused
-from middlewares.fetch import (
-    AUX_META,
-    Fetched,
-    PerOrigin,
-    emit_snapshot,
-    fetch_document,
-    gather,
-)
+from middlewares.fetch import AUX_META, Fetched, PerOrigin, body_of, fetch_snapshot, gather
 from middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
@@ -197,21 +190,11 @@ class LocationRulesMiddleware:
         return docs, time.monotonic() + ttl
 
     async def _get(self, origin: str, url: str, kind: str, docs: OriginDocs) -> Fetched:
-        self.stats.inc_value(f"tdmguard/location/fetch/{kind}")
-        try:
-            got = await fetch_document(self.crawler, url, kind, self.max_redirects)
-        except Exception as exc:  # fail closed through the reader's "no response"
-            logger.error("%s fetch for %s failed", kind, origin, exc_info=True)
-            got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
-        if got.too_many_redirects:
-            got.response = None
-            got.error = f"more than {self.max_redirects} consecutive redirects"
-        snapshot = got.snapshot(kind, origin, DOC_LIMIT)
-        snapshot.url = url
-        emit_snapshot(self.crawler, snapshot)
+        got, snapshot = await fetch_snapshot(self.crawler, origin, url, kind,
+                                             self.max_redirects, DOC_LIMIT)
         docs.snapshots[kind if kind != "rsl" else f"rsl:{url}"] = snapshot.sha256
         return got
 
 
 def _body(got: Fetched) -> bytes:
-    return got.response.body[:DOC_LIMIT] if got.response is not None else b""
+    return body_of(got, DOC_LIMIT)

@@ -12,7 +12,11 @@ A response check run by :class:`~middlewares.decisions.DecisionMiddleware`
   ``robots-tag`` and robots / our-token meta tags;
 - embedded metadata of images, PDF and EPUB (IPTC ``plus:DataMining``,
   C2PA/CAWG training-and-data-mining, TDMRep), ``TDMGUARD_ASSETS_ENABLED``.
-  An asset whose metadata cannot be read is never silently allowed.
+  An asset whose metadata cannot be read is never silently allowed;
+- RSL licences the page names: inline ``<script type="application/rsl+xml">``
+  ones are read here; ``Link`` headers and ``<link rel="license">`` are handed
+  to :mod:`middlewares.rsllinks` (``request.meta["tdmguard_rsl_refs"]``), which
+  fetches them (``TDMGUARD_RSL_ENABLED``).
 
 A reserved response is dropped and its decision recorded.
 """
@@ -24,14 +28,24 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import NotConfigured
 
 from middlewares.location import TDMREP_META, informative
-from middlewares.readers import aipref, aitraining, assets, contentsignal, htmlhead, noai, tdmrep
+from middlewares.readers import (
+    aipref,
+    aitraining,
+    assets,
+    contentsignal,
+    htmlhead,
+    noai,
+    rsl,
+    tdmrep,
+)
+from middlewares.rsllinks import RSL_REFS_META
 from middlewares.settings import Config
 from middlewares.vocab import Reason
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
+    from scrapy.http import Headers, Response
 
 ASSET_TYPES = ("image/", "application/pdf", "application/epub", "application/octet-stream")
 #: The headers and meta names some reader reads; a response with none of them
@@ -50,6 +64,8 @@ class ResponseSignals:
         self.assets = s.getbool("TDMGUARD_ASSETS_ENABLED", True)
         self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")
         self.tdmrep_on = s.getbool("TDMGUARD_TDMREP_ENABLED", True)
+        self.rsl_on = s.getbool("TDMGUARD_RSL_ENABLED", True)
+        self.rsl_held = tuple(s.getlist("TDMGUARD_RSL_LICENSES"))
         self.metas = SIGNAL_METAS | {t.lower() for t in self.config.tokens}
 
     @classmethod
@@ -81,4 +97,20 @@ class ResponseSignals:
             reasons += contentsignal.header_reasons(headers, c.purpose, c.mode)
             reasons += aitraining.directive_reasons(headers, head, c.tokens, c.purpose, c.mode)
             reasons += noai.noai_reasons(headers, head, c.tokens, ctype, c.purpose, c.mode)
+        if self.rsl_on:
+            reasons += self._rsl(request, url, headers, head)
         return informative(reasons)
+
+    def _rsl(self, request: Request, url: str, headers: Headers, head: htmlhead.Head | None
+             ) -> list[Reason]:
+        has_link = b"Link" in headers
+        if not has_link and (head is None or not (head.links or head.scripts)):
+            return []  # the common case: nothing names a licence
+        refs = rsl.discover(headers=headers if has_link else None, head=head, base_url=url)
+        if refs:
+            request.meta[RSL_REFS_META] = refs
+        inline = rsl.inline_documents(head, url)
+        if not inline:
+            return []
+        c = self.config
+        return rsl.evaluate_all(inline, url, c.purpose, c.mode, self.rsl_held)

@@ -166,3 +166,81 @@ def test_location_documents_are_snapshots_in_the_ledger(web, tmp_path):
     assert {"robots.txt", "tdmrep.json", "ai.txt"} <= set(kinds)
     assert '"tdm-reservation": 1' in kinds["tdmrep.json"]["body"]
     assert run_cli(["verify", "--db", str(db)]).returncode == 0
+
+
+# -- RSL licences a page names itself (Link header, <link>, inline <script>) ------
+
+LICENCE = "http://lic.example/license.xml"
+FREE_LICENCE = RSL_LICENCE.replace(
+    b'<prohibits type="usage">ai-train</prohibits>',
+    b'<permits type="usage">ai-train</permits><payment type="free"/>')
+LINK = {"Link": f'<{LICENCE}>; rel="license"; type="application/rsl+xml"',
+        "Content-Type": "text/html"}
+
+RSL_PAGE_CASES = [
+    pytest.param({"headers": LINK}, "", id="link-header"),
+    pytest.param({}, '<link rel="license" type="application/rsl+xml" href="/lic/l.xml">',
+                 id="html-link-relative"),
+    pytest.param({}, '<script type="application/rsl+xml">'
+                 + RSL_LICENCE.decode().split("?>", 1)[1] + "</script>", id="inline-script"),
+]
+
+
+@pytest.mark.parametrize(("kw", "head"), RSL_PAGE_CASES)
+def test_rsl_licence_named_by_the_page_drops_it_for_training_not_for_search(web, kw, head):
+    web.add(LICENCE, RSL_LICENCE)
+    web.add("http://s.example/lic/l.xml", RSL_LICENCE)
+    web.add(PAGE, page("p", head=head), **kw)
+    row = check_json(web, [PAGE], "--user-agent", "TestBot")[0]
+    assert row["allowed"] is False and row["stage"] == "dropped", row
+    assert [r["protocol"] for r in _blocking(row)] == ["rsl"]
+    assert "ai-train" in _blocking(row)[0]["rule"] + _blocking(row)[0]["detail"]
+    search = check_json(web, [PAGE], "--user-agent", "TestBot", "--purpose", "search")[0]
+    assert search["allowed"] is True, search
+
+
+def test_rsl_link_licence_fetched_once_cited_in_the_ledger_and_honoured_in_a_crawl(
+        web, tmp_path):
+    pages = [f"http://s.example/p{i}" for i in range(6)]
+    web.add("http://s.example/", page("home", pages + [OTHER]))
+    for u in pages:
+        web.add(u, page(u), headers=LINK)
+    web.add(OTHER, page("other"))
+    web.add(LICENCE, RSL_LICENCE)
+    out, db = tmp_path / "items.jsonl", tmp_path / "l.db"
+    proc = run_cli(["crawl", "http://s.example/", "--user-agent", "TestBot", "--output",
+                    str(out), "--db", str(db)], web)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    items = {json.loads(line)["url"] for line in out.read_text().splitlines()}
+    assert items == {"http://s.example/", OTHER}
+    assert web.count(LICENCE) == 1  # six pages name it, while each waited for the first
+    ev = json.loads(run_cli(["evidence", pages[3], "--db", str(db), "--format", "json"]).stdout)
+    record = ev["records"][0]
+    assert record["allowed"] is False
+    licence = [s for s in record["snapshots"] if s["url"] == LICENCE]
+    assert licence and licence[0]["kind"] == "rsl" and "ai-train" in licence[0]["body"]
+    assert run_cli(["verify", "--db", str(db)]).returncode == 0
+
+
+@pytest.mark.parametrize(("status", "body", "allowed", "verdict"), [
+    pytest.param(200, FREE_LICENCE, True, None, id="free-licence-permits"),
+    pytest.param(404, b"gone", False, "unreadable", id="licence-404-fails-closed"),
+    pytest.param(500, b"oops", False, "unreadable", id="licence-500-fails-closed"),
+    pytest.param(200, b"<rsl><content", False, "unreadable", id="licence-broken-xml"),
+])
+def test_rsl_link_licence_outcomes(web, status, body, allowed, verdict):
+    web.add(LICENCE, body, status=status)
+    web.add(PAGE, page("p"), headers=LINK)
+    row = check_json(web, [PAGE], "--user-agent", "TestBot")[0]
+    assert row["allowed"] is allowed, row
+    if verdict:
+        assert {(r["protocol"], r["verdict"]) for r in _blocking(row)} == {("rsl", verdict)}
+
+
+def test_licence_already_named_by_robots_is_not_fetched_again(web):
+    web.add("http://s.example/robots.txt", f"License: {LICENCE}\nUser-agent: *\nAllow: /\n")
+    web.add(LICENCE, FREE_LICENCE)
+    web.add(PAGE, page("p"), headers=LINK)
+    row = check_json(web, [PAGE], "--user-agent", "TestBot")[0]
+    assert row["allowed"] is True, row
+    assert web.count(LICENCE) == 1
