@@ -166,15 +166,14 @@ class Ledger:
     """A writer. ``Ledger(path)`` creates or migrates the file."""
 
     def __init__(self, path: str, busy_timeout: float = 30.0,
-                 domain_of: Any = None, check_same_thread: bool = True) -> None:
+                 domain_of: Any = None) -> None:
         self.path = path
         #: url -> registrable domain, for the ``domain`` column.
         self.domain_of = domain_of
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
-                conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
-                                       check_same_thread=check_same_thread)
+                conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
                 self.db = sqlite_utils.Database(conn)
                 foreign = set(self.db.table_names()) - LEDGER_TABLES
                 if foreign:
