@@ -92,7 +92,7 @@ def row_hash(prev: str, row: dict[str, Any], snapshot_hashes: Iterable[str]) -> 
     """The reference definition: sha256 of the compact JSON (sorted keys, no
     ASCII escaping) of ``[prev, [the HASHED fields in order], sorted snapshot
     sha256s]``. :meth:`Ledger.flush` writes the same bytes, faster (a test
-    holds the two equal through :func:`verify`)."""
+    holds the two equal, row by row)."""
     payload = _encode([prev, [row[c] for c in HASHED], sorted(snapshot_hashes)])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -299,8 +299,8 @@ class Ledger:
                 status, sha, length, error = (d.status, d.content_sha256,
                                               d.content_length, d.error)
                 payload = "".join((
-                    "[", _json_str(prev), ",[", crawl_json, ",", _json_str(d.at), ",",
-                    _json_str(url), ",", middle, ",",
+                    "[", _json_str(prev), ",[", crawl_json, ",", _json_value(d.at), ",",
+                    _json_value(url), ",", middle, ",",
                     int.__repr__(status) if type(status) is int else _json_value(status), ",",
                     _json_str(sha) if type(sha) is str else _json_value(sha), ",",
                     int.__repr__(length) if type(length) is int else _json_value(length), ",",
