@@ -246,10 +246,13 @@ class Ledger:
         domain_of = self.domain_of
         if not self._decisions and not self._snapshots:
             return 0
+        conn = self.conn
+        # Take the write lock before touching the buffers: when another
+        # writer holds it past the busy timeout this raises and every row
+        # stays queued for the next flush.
+        conn.execute("BEGIN IMMEDIATE")
         decisions, self._decisions = self._decisions, []
         snapshots, self._snapshots = self._snapshots, []
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
             for snap, crawl_id in snapshots:
                 sha = snap.sha256
@@ -317,7 +320,8 @@ class Ledger:
                          (prev, count + len(rows)))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (a full disk) roll back by themselves
+                conn.execute("ROLLBACK")
             self._decisions[:0] = decisions
             self._snapshots[:0] = snapshots
             raise

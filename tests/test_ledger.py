@@ -286,3 +286,35 @@ def test_a_ledger_from_before_the_url_index_change_upgrades_and_still_verifies(t
         "EXPLAIN QUERY PLAN SELECT * FROM decisions WHERE url = ? ORDER BY at DESC",
         ["http://a.example/x"]).fetchall())
     assert "idx_decisions_url" in plan
+
+
+def test_a_flush_that_cannot_write_keeps_its_rows_for_the_next_one(tmp_path):
+    """Another writer holding the file past the busy timeout: the flush is
+    logged and counted, nothing is lost, and the next flush writes it all."""
+    from scrapy.utils.test import get_crawler
+
+    from middlewares.ledger import open_existing, verify
+    from middlewares.provenance import ProvenanceLog
+    from middlewares.vocab import Decision, Reason
+
+    path = tmp_path / "busy.db"
+    crawler = get_crawler(settings_dict={"TDMGUARD_DB": str(path),
+                                         "TDMGUARD_USER_AGENT": "TestBot"})
+    log = ProvenanceLog.from_crawler(crawler)
+    log.spider_opened()
+    log._timer.stop()  # flushed by hand below
+    log.ledger.conn.execute("PRAGMA busy_timeout=100")
+    for i in range(3):
+        log.decision(Decision(url=f"http://a.example/{i}", allowed=True, at=f"t{i}",
+                              reasons=[Reason("robots.txt", "permitted")]))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    log.flush()  # must not raise
+    assert crawler.stats.get_value("tdmguard/ledger/errors") == 1
+    assert log.ledger.pending() == 3
+    other.execute("ROLLBACK")
+    other.close()
+    log.flush()
+    assert crawler.stats.get_value("tdmguard/ledger/decisions") == 3
+    log.spider_closed()
+    assert verify(open_existing(str(path))) == (True, 3, "")
