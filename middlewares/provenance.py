@@ -113,7 +113,14 @@ class ProvenanceLog:
     def spider_closed(self, spider: Any = None, reason: str = "") -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        if self.ledger is not None:
+        if self.ledger is None:
+            return
+        try:
             self.ledger.finish_crawl(utcnow())
+        except Exception:
+            self.crawler.stats.inc_value("tdmguard/ledger/errors")
+            logger.exception("Closing the ledger %s failed: %d rows of this crawl were not "
+                             "written", self.path, self.ledger.pending())
+        finally:
             self.ledger.close()
             self.ledger = None

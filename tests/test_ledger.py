@@ -318,3 +318,27 @@ def test_a_flush_that_cannot_write_keeps_its_rows_for_the_next_one(tmp_path):
     assert crawler.stats.get_value("tdmguard/ledger/decisions") == 3
     log.spider_closed()
     assert verify(open_existing(str(path))) == (True, 3, "")
+
+
+def test_a_close_that_cannot_write_says_how_many_rows_were_not_written(tmp_path, caplog):
+    from scrapy.utils.test import get_crawler
+
+    from middlewares.provenance import ProvenanceLog
+    from middlewares.vocab import Decision, Reason
+
+    path = tmp_path / "busy.db"
+    crawler = get_crawler(settings_dict={"TDMGUARD_DB": str(path),
+                                         "TDMGUARD_USER_AGENT": "TestBot"})
+    log = ProvenanceLog.from_crawler(crawler)
+    log.spider_opened()
+    log.ledger.conn.execute("PRAGMA busy_timeout=100")
+    log.decision(Decision(url="http://a.example/", allowed=True, at="t",
+                          reasons=[Reason("robots.txt", "permitted")]))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    log.spider_closed()  # must not raise
+    other.execute("ROLLBACK")
+    other.close()
+    assert log.ledger is None
+    assert crawler.stats.get_value("tdmguard/ledger/errors") == 1
+    assert "1 rows of this crawl were not written" in caplog.text
