@@ -86,6 +86,8 @@ PROTOCOL_SWITCHES = [
     ("DisallowAITraining: robots.txt, X-Robots-Tag and meta", ("TDMGUARD_LOCATION_ENABLED",)),
     ("RSL 1.0 licences named by robots.txt", ("TDMGUARD_RSL_ENABLED",
                                               "TDMGUARD_LOCATION_ENABLED")),
+    ("RSL 1.0 licences named by a page (Link header, <link rel=license>, inline)",
+     ("TDMGUARD_RSL_ENABLED", "TDMGUARD_RESPONSE_SIGNALS_ENABLED")),
     ("Spawning ai.txt", ("TDMGUARD_AITXT_ENABLED", "TDMGUARD_LOCATION_ENABLED")),
     ("noai / noimageai / noml in X-Robots-Tag and meta robots",
      ("TDMGUARD_RESPONSE_SIGNALS_ENABLED",)),

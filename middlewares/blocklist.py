@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 from scrapy import Request as ScrapyRequest
 
 from blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
@@ -40,7 +40,7 @@ from middlewares.decisions import record_decision
 from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META
 from middlewares.robotstxt import add_reasons
-from middlewares.settings import Config, ConfigError
+from middlewares.settings import Config, ConfigError, require_enabled
 from middlewares.vocab import RESERVED, UNAVAILABLE, Reason
 
 if TYPE_CHECKING:
@@ -150,8 +150,7 @@ class _Lookup:
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
-            raise NotConfigured("TDMGUARD_BLOCKLIST_ENABLED is off")
+        require_enabled(s, "TDMGUARD_BLOCKLIST_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
         self.warn_advisory = advisory_mode(s) == "warn"

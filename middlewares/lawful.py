@@ -51,7 +51,6 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import NotConfigured
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.asyncio import call_later
@@ -60,7 +59,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META
 from middlewares.robotstxt import add_reasons
-from middlewares.settings import ConfigError
+from middlewares.settings import ConfigError, require_enabled
 from middlewares.snapshots import origin_of
 from middlewares.vocab import RESERVED, Reason
 
@@ -296,8 +295,7 @@ class LawfulAccess:
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_LAWFUL_ACCESS_ENABLED", True):
-            raise NotConfigured("TDMGUARD_LAWFUL_ACCESS_ENABLED is off")
+        require_enabled(s, "TDMGUARD_LAWFUL_ACCESS_ENABLED")
         self.crawler = crawler
         self.patterns = wall_patterns(s)
         self.stats = crawler.stats
@@ -384,8 +382,7 @@ class PolitenessMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_POLITENESS_ENABLED", True):
-            raise NotConfigured("TDMGUARD_POLITENESS_ENABLED is off")
+        require_enabled(s, "TDMGUARD_POLITENESS_ENABLED")
         self.crawler = crawler
         self.concurrency, self.delay, self.backoff, self.max_wait = _politeness_numbers(s)
         self._slots: dict[str, Slot] = {}

@@ -28,14 +28,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
 
 from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META, Fetched, PerOrigin, body_of, fetch_snapshot, gather
 from middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
 from middlewares.robotspolicy import RobotsPolicy
 from middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
-from middlewares.settings import Config
+from middlewares.settings import Config, require_enabled
 from middlewares.snapshots import request_origin
 from middlewares.vocab import STRICT, UNAVAILABLE, Reason
 
@@ -77,8 +76,7 @@ class OriginDocs:
 class LocationRulesMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_LOCATION_ENABLED", True):
-            raise NotConfigured("TDMGUARD_LOCATION_ENABLED is off")
+        require_enabled(s, "TDMGUARD_LOCATION_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
         self.tdmrep_on = s.getbool("TDMGUARD_TDMREP_ENABLED", True)

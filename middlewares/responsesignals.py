@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
 
 from middlewares.location import TDMREP_META, informative
 from middlewares.readers import (
@@ -39,7 +38,7 @@ from middlewares.readers import (
     tdmrep,
 )
 from middlewares.rsllinks import RSL_REFS_META
-from middlewares.settings import Config
+from middlewares.settings import Config, require_enabled
 from middlewares.vocab import Reason
 
 if TYPE_CHECKING:
@@ -58,8 +57,7 @@ SIGNAL_METAS = frozenset({"tdm-reservation", "tdm-policy", "robots"})
 class ResponseSignals:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_RESPONSE_SIGNALS_ENABLED", True):
-            raise NotConfigured("TDMGUARD_RESPONSE_SIGNALS_ENABLED is off")
+        require_enabled(s, "TDMGUARD_RESPONSE_SIGNALS_ENABLED")
         self.config = Config.from_settings(s)
         self.assets = s.getbool("TDMGUARD_ASSETS_ENABLED", True)
         self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")

@@ -23,12 +23,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
 
 from middlewares.exceptions import Refused
 from middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
 from middlewares.robotspolicy import RobotsPolicy
-from middlewares.settings import Config, load_ai_crawlers
+from middlewares.settings import Config, load_ai_crawlers, require_enabled
 from middlewares.snapshots import request_origin
 
 if TYPE_CHECKING:
@@ -54,8 +53,7 @@ def add_reasons(request: Request, reasons: list, kind: str | None = None,
 class RobotsTxtMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not s.getbool("TDMGUARD_ROBOTSTXT_ENABLED", True):
-            raise NotConfigured("TDMGUARD_ROBOTSTXT_ENABLED is off")
+        require_enabled(s, "TDMGUARD_ROBOTSTXT_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
         self.ttl = min(s.getfloat("TDMGUARD_ROBOTSTXT_CACHE_TTL", 86400), 86400.0)

@@ -21,13 +21,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
-
 from middlewares.fetch import PerOrigin, body_of, fetch_snapshot, gather
 from middlewares.location import DOC_LIMIT, informative
 from middlewares.readers import rsl
 from middlewares.robotstxt import SNAPSHOTS_META
-from middlewares.settings import Config
+from middlewares.settings import Config, require_enabled
 from middlewares.snapshots import origin_of
 
 if TYPE_CHECKING:
@@ -43,9 +41,7 @@ RSL_REFS_META = "tdmguard_rsl_refs"
 class RslLicences:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        if not (s.getbool("TDMGUARD_RSL_ENABLED", True)
-                and s.getbool("TDMGUARD_RESPONSE_SIGNALS_ENABLED", True)):
-            raise NotConfigured("TDMGUARD_RSL_ENABLED or TDMGUARD_RESPONSE_SIGNALS_ENABLED is off")
+        require_enabled(s, "TDMGUARD_RSL_ENABLED", "TDMGUARD_RESPONSE_SIGNALS_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
         self.held = tuple(s.getlist("TDMGUARD_RSL_LICENSES"))

@@ -15,7 +15,8 @@ import gc
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+
+from middlewares.settings import require_enabled
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
 
 class GcFreeze:
     def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("TDMGUARD_GC_FREEZE", True):
-            raise NotConfigured
+        require_enabled(crawler.settings, "TDMGUARD_GC_FREEZE")
         self.warm_psl = bool(crawler.settings.get("TDMGUARD_DB"))
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import NotConfigured
+
 from middlewares.robots import is_product_token
 from middlewares.vocab import MODES, PURPOSES, STRICT, TRAIN_AI
 
@@ -19,6 +21,14 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 DATA = Path(__file__).parent / "data"
+
+
+def require_enabled(settings: BaseSettings, *switches: str) -> None:
+    """:class:`NotConfigured` unless every ``TDMGUARD_*_ENABLED``-style switch
+    in *switches* is on (each defaults to on): a component's first line."""
+    off = [name for name in switches if not settings.getbool(name, True)]
+    if off:
+        raise NotConfigured(f"{' and '.join(off)} off")
 
 DEFAULTS: dict[str, Any] = {
     "TDMGUARD_USER_AGENT": None,

@@ -342,3 +342,14 @@ def test_a_close_that_cannot_write_says_how_many_rows_were_not_written(tmp_path,
     assert log.ledger is None
     assert crawler.stats.get_value("tdmguard/ledger/errors") == 1
     assert "1 rows of this crawl were not written" in caplog.text
+
+
+def test_summary_names_each_rsl_route_only_when_its_switches_were_on():
+    from crawler.evidence import honoured_protocols
+
+    names = honoured_protocols([{"TDMGUARD_RESPONSE_SIGNALS_ENABLED": False}])
+    assert "RSL 1.0 licences named by robots.txt" in names
+    assert not any("named by a page" in n for n in names)
+    names = honoured_protocols([{}, {"TDMGUARD_RSL_ENABLED": False}])
+    assert not any(n.startswith("RSL") for n in names)
+    assert any("named by a page" in n for n in honoured_protocols([{}]))
