@@ -18,7 +18,9 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 from crawler.fixtureweb import FixtureWeb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_WEB = ROOT.parent / "shared" / "real-web"
+#: A byte-exact copy of ../shared/real-web (each folder's SOURCES.tsv names
+#: where every file came from), so a clone tests the same inputs on its own.
+REAL_WEB = ROOT / "tests" / "data" / "real-web"
 
 
 @pytest.fixture

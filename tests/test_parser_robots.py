@@ -154,3 +154,14 @@ def test_agrees_with_protego_on_real_files_for_plain_paths():
                     disagreements.append((path.name, url, token))
     # Only documented departures (group formation, index.html leniency) may differ.
     assert len(disagreements) < 0.05 * len(REAL) * 12, disagreements
+
+
+def test_the_real_web_corpus_is_all_there():
+    """The tests parametrised over real files must not shrink silently: every
+    file the corpus lists is present (69 robots.txt files, the tdmrep.json
+    set, the blocklist seeds)."""
+    assert len(REAL) == 69
+    for folder in ("robots", "tdmrep", "blocklist"):
+        listed = (REAL_WEB / folder / "SOURCES.tsv").read_text(encoding="utf-8")
+        assert listed.strip(), folder
+    assert list((REAL_WEB / "tdmrep" / "well-known").iterdir())
