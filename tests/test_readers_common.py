@@ -27,9 +27,8 @@ from middlewares.vocab import (
     UNREADABLE,
     Reason,
 )
+from tests.conftest import REAL_WEB, ROOT  # noqa: F401  (REAL_WEB: re-exported to the reader tests)
 
-ROOT = Path(__file__).resolve().parent.parent
-REAL_WEB = ROOT.parent / "shared" / "real-web"
 DATA = Path(__file__).resolve().parent / "data" / "readers"
 BOTH = pytest.mark.parametrize("mode", [STRICT, RFC])
 
