@@ -41,7 +41,7 @@ def urls(pages: int) -> list[str]:
 
 
 def serve(pages: int):
-    from crawler.fixtureweb import FixtureWeb
+    from tdmguard.crawler.fixtureweb import FixtureWeb
 
     web = FixtureWeb()
     for h in range(HOSTS):
@@ -77,7 +77,7 @@ def child(kind: str, pages: int, db: str | None) -> None:
     if kind == "plain":
         settings["ROBOTSTXT_OBEY"] = True
     else:
-        settings["ADDONS"] = {"middlewares.TdmGuard": 0}
+        settings["ADDONS"] = {"tdmguard.TdmGuard": 0}
         settings["TDMGUARD_USER_AGENT"] = "BenchBot"
         # Politeness defaults (per-origin delay) are a deliberate rate limit,
         # not check overhead: off here, so the ratio measures the checks.

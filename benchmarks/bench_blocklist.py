@@ -107,7 +107,7 @@ def child(kind: str, list_path: str, query_path: str) -> dict[str, object]:
     """Measure one contender in this (fresh) process."""
     if kind == "blocklist":
         sys.path.insert(0, str(ROOT))
-        from blocklists import load_blocklists
+        from tdmguard.blocklists import load_blocklists
 
         load_blocklists([], include_shipped=True)  # warm imports and the PSL
     before = _peak_mb()

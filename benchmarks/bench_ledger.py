@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
-from crawler.evidence import evidence_for_url  # noqa: E402
-from middlewares.ledger import HASHED, Ledger, open_existing  # noqa: E402
-from middlewares.settings import DEFAULTS  # noqa: E402
-from middlewares.vocab import PERMITTED, Decision, Reason  # noqa: E402
+from tdmguard.crawler.evidence import evidence_for_url  # noqa: E402
+from tdmguard.middlewares.ledger import HASHED, Ledger, open_existing  # noqa: E402
+from tdmguard.middlewares.settings import DEFAULTS  # noqa: E402
+from tdmguard.middlewares.vocab import PERMITTED, Decision, Reason  # noqa: E402
 
 BATCH = int(DEFAULTS["TDMGUARD_DB_BATCH_SIZE"])
 

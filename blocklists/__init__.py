@@ -2,7 +2,7 @@
 
 Pure Python: no Scrapy import and no network access, ever.
 
->>> from blocklists import load_blocklists
+>>> from tdmguard.blocklists import load_blocklists
 >>> blocklists = load_blocklists()
 >>> blocklists.match("https://www.thepiratebay.org/search").entry
 'thepiratebay.org'

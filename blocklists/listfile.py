@@ -21,7 +21,7 @@ warning says when one is missing. ``source`` may be repeated; other keys are
 kept as metadata. ``license`` is accepted for ``licence``.
 
 Parsing is lenient, like Protego's: an entry that is not a host name after
-normalisation (see :mod:`blocklists.hosts`), or that is a bare public suffix
+normalisation (see :mod:`tdmguard.blocklists.hosts`), or that is a bare public suffix
 such as ``co.uk``, is skipped with a warning naming the file and line. Only a
 missing or invalid header raises :class:`BlocklistError`.
 """
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 KINDS = ("authoritative", "advisory")
 REQUIRED_KEYS = ("name", "kind")
 EXPECTED_KEYS = ("edition", "source")
-#: Header keys that become :class:`~blocklists.lists.Blocklist` fields.
+#: Header keys that become :class:`~tdmguard.blocklists.lists.Blocklist` fields.
 FIELDS = ("name", "title", "kind", "issuer", "source", "edition", "licence")
 #: Warnings kept (and logged) per file; the rest are counted in one line.
 MAX_WARNINGS = 1000
@@ -119,7 +119,7 @@ def entry_hosts(text: str) -> tuple[str, ...] | str:
     """Return the canonical hosts of one entry, or the reason it is not one.
 
     Usually one host; an internationalised name also yields its other ASCII
-    spelling (see :func:`blocklists.hosts.idna_variants`).
+    spelling (see :func:`tdmguard.blocklists.hosts.idna_variants`).
     """
     if any(char.isspace() for char in text):
         return "whitespace inside an entry"

@@ -1,6 +1,6 @@
 """Blocklists with their provenance, and matching hosts against them.
 
-:class:`Blocklist` is one list file (format: :mod:`blocklists.listfile`);
+:class:`Blocklist` is one list file (format: :mod:`tdmguard.blocklists.listfile`);
 :class:`BlocklistSet` consults several at once. A host matches an entry when
 it equals it or is a subdomain of it, so ``not-listed.to`` does not match
 ``listed.to`` and neither does ``listed.to.example.com``. Hosts without a

@@ -3,7 +3,7 @@
 Offline and Scrapy-free: it reads the same list files a crawl does (the
 shipped ones, plus ``--blocklist PATH``) with :mod:`blocklists`. Also home of
 :func:`with_blocklists`, which maps ``--blocklist`` of ``check`` and ``crawl``
-to ``TDMGUARD_BLOCKLISTS``. ``crawler.cli`` is imported lazily (it registers
+to ``TDMGUARD_BLOCKLISTS``. ``tdmguard.crawler.cli`` is imported lazily (it registers
 this group at its end).
 """
 
@@ -15,14 +15,14 @@ from typing import Any
 
 import click
 
-from blocklists import BlocklistError, BlocklistSet, load_blocklists
-from blocklists.hosts import HOSTNAME_RE, canonical_host
+from tdmguard.blocklists import BlocklistError, BlocklistSet, load_blocklists
+from tdmguard.blocklists.hosts import HOSTNAME_RE, canonical_host
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
 def _fail(message: str) -> click.ClickException:
-    from crawler.cli import fail
+    from tdmguard.crawler.cli import fail
 
     return fail(message)
 
@@ -136,9 +136,9 @@ def with_blocklists(overrides: dict[str, Any], paths: tuple[str, ...]) -> dict[s
     """Add ``--blocklist`` paths to ``TDMGUARD_BLOCKLISTS``, then run the add-on's
     start-up checks (lists load, no credentials, an honest User-Agent), so a bad
     list file or setting is a one-line error with exit 2, before any request."""
-    from crawler.run import base_settings
-    from middlewares.addon import TdmGuard
-    from middlewares.blocklist import blocklist_paths
+    from tdmguard.crawler.run import base_settings
+    from tdmguard.middlewares.addon import TdmGuard
+    from tdmguard.middlewares.blocklist import blocklist_paths
 
     out = dict(overrides)
     try:

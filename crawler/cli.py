@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from middlewares.settings import ConfigError, parse_tokens, tdmguard_version
-from middlewares.vocab import MODES, PURPOSES
+from tdmguard.middlewares.settings import ConfigError, parse_tokens, tdmguard_version
+from tdmguard.middlewares.vocab import MODES, PURPOSES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -90,14 +90,14 @@ def run_checked(spidercls_path: str, overrides: dict[str, Any], **kwargs: Any) -
     """Validate the settings (one-line error, exit 2), then run the crawl."""
     from scrapy.utils.misc import load_object
 
-    from crawler.run import base_settings, run_crawl
-    from middlewares.settings import Config
+    from tdmguard.crawler.run import base_settings, run_crawl
+    from tdmguard.middlewares.settings import Config
 
     try:
         Config.from_settings(base_settings(overrides))
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    from crawler.run import CrawlFailed
+    from tdmguard.crawler.run import CrawlFailed
 
     try:
         return run_crawl(load_object(spidercls_path), overrides, **kwargs)
@@ -193,7 +193,7 @@ def check(urls: tuple[str, ...], user_agent: str | None, mode: str | None,
     checked = [check_url(u) for u in urls]
     overrides = {**parse_settings(scrapy_settings), **crawl_overrides(user_agent, mode, purpose)}
     overrides = with_blocklists(overrides, blocklists)
-    result = run_checked("crawler.spiders.check.CheckSpider", overrides, urls=checked)
+    result = run_checked("tdmguard.crawler.spiders.check.CheckSpider", overrides, urls=checked)
     render(decision_rows(checked, result.decisions), fmt)
 
 
@@ -235,7 +235,7 @@ def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
     if db:
         writable_ledger(db)
         overrides["TDMGUARD_DB"] = db
-    result = run_checked("crawler.spiders.audit.AuditSpider", overrides, seeds=checked,
+    result = run_checked("tdmguard.crawler.spiders.audit.AuditSpider", overrides, seeds=checked,
                          max_pages=max_pages, depth=depth)
     rows = [d.to_dict() for d in result.decisions]
     if decisions_out:
@@ -262,7 +262,7 @@ def demo(mode: str, user_agent: str, db: str | None) -> None:
     Example:
         tdmguard demo
     """
-    from crawler.sampleweb import SEEDS, build_sample_web
+    from tdmguard.crawler.sampleweb import SEEDS, build_sample_web
 
     overrides = crawl_overrides(user_agent, mode, "train-ai")
     overrides["DOWNLOAD_TIMEOUT"] = 3
@@ -273,7 +273,7 @@ def demo(mode: str, user_agent: str, db: str | None) -> None:
     os.environ.pop("no_proxy", None)
     os.environ.pop("NO_PROXY", None)
     try:
-        result = run_checked("crawler.spiders.audit.AuditSpider", overrides, seeds=SEEDS)
+        result = run_checked("tdmguard.crawler.spiders.audit.AuditSpider", overrides, seeds=SEEDS)
     finally:
         web.stop()
     rows = [d.to_dict() for d in result.decisions]
@@ -284,7 +284,7 @@ def demo(mode: str, user_agent: str, db: str | None) -> None:
 
 def writable_ledger(path: str) -> None:
     """Fail with exit 2 before crawling when --db cannot be written as a ledger."""
-    from middlewares.ledger import Ledger, LedgerError
+    from tdmguard.middlewares.ledger import Ledger, LedgerError
 
     try:
         Ledger(path).close()
@@ -295,7 +295,7 @@ def writable_ledger(path: str) -> None:
 
 
 def open_ledger(path: str) -> Any:
-    from middlewares.ledger import LedgerError, open_existing
+    from tdmguard.middlewares.ledger import LedgerError, open_existing
 
     try:
         return open_existing(path)
@@ -319,7 +319,7 @@ def evidence(url: str | None, db: str, domain: str | None, fmt: str) -> None:
         tdmguard evidence https://example.com/a --db ledger.db --format md
         tdmguard evidence --domain example.com --db ledger.db
     """
-    from crawler.evidence import evidence_for_domain, evidence_for_url, render_url_evidence
+    from tdmguard.crawler.evidence import evidence_for_domain, evidence_for_url, render_url_evidence
 
     if bool(url) == bool(domain):
         raise fail("give either a URL or --domain DOMAIN")
@@ -349,7 +349,7 @@ def verify(db: str) -> None:
     Example:
         tdmguard verify --db ledger.db
     """
-    from middlewares.ledger import verify as verify_chain
+    from tdmguard.middlewares.ledger import verify as verify_chain
 
     ok, count, problem = verify_chain(open_ledger(db))
     if not ok:
@@ -372,7 +372,7 @@ def summary(db: str, fmt: str, sme: bool) -> None:
     Example:
         tdmguard summary --db ledger.db --format md
     """
-    from crawler.evidence import summary as make_summary
+    from tdmguard.crawler.evidence import summary as make_summary
 
     s = make_summary(open_ledger(db), sme=sme)
     if fmt == "json":
@@ -401,7 +401,7 @@ def summary(db: str, fmt: str, sme: bool) -> None:
 
 
 # Lawful access (issue 5): the blocklist commands, and --blocklist of check/crawl.
-from crawler.blocklist_cli import blocklist, with_blocklists  # noqa: E402
+from tdmguard.crawler.blocklist_cli import blocklist, with_blocklists  # noqa: E402
 
 cli.add_command(blocklist)
 

@@ -13,9 +13,9 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 from scrapy.crawler import CrawlerProcess  # noqa: E402
 from scrapy.utils.project import get_project_settings  # noqa: E402
 
-from middlewares import signals  # noqa: E402
-from middlewares.snapshots import Snapshot  # noqa: E402
-from middlewares.vocab import Decision  # noqa: E402
+from tdmguard.middlewares import signals  # noqa: E402
+from tdmguard.middlewares.snapshots import Snapshot  # noqa: E402
+from tdmguard.middlewares.vocab import Decision  # noqa: E402
 
 
 @dataclass
@@ -28,7 +28,7 @@ class CrawlResult:
 
 def base_settings(overrides: dict[str, Any]) -> Any:
     settings = get_project_settings()
-    settings.setmodule("crawler.settings", priority="project")
+    settings.setmodule("tdmguard.crawler.settings", priority="project")
     for name, value in overrides.items():
         settings.set(name, value, priority="cmdline")
     return settings

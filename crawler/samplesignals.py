@@ -1,6 +1,6 @@
 """Sample-web publishers for each machine-readable reservation beyond robots.txt.
 
-Used by :mod:`crawler.sampleweb` (``tdmguard demo``) and by the end-to-end
+Used by :mod:`tdmguard.crawler.sampleweb` (``tdmguard demo``) and by the end-to-end
 tests. Real documents are used where ../shared/real-web has one (a real
 tdmrep.json, a real HTML head with TDMRep meta tags, a real robots.txt with
 Cloudflare Content-Signal lines), with their sources in data/sampleweb/SOURCES.tsv.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.fixtureweb import FixtureWeb
+from tdmguard.crawler.fixtureweb import FixtureWeb
 
 DATA = Path(__file__).parent / "data" / "sampleweb"
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.fixtureweb import FixtureWeb
-from crawler.samplesignals import SEEDS as SIGNAL_SEEDS
-from crawler.samplesignals import add_signal_publishers
+from tdmguard.crawler.fixtureweb import FixtureWeb
+from tdmguard.crawler.samplesignals import SEEDS as SIGNAL_SEEDS
+from tdmguard.crawler.samplesignals import add_signal_publishers
 
 DATA = Path(__file__).parent / "data" / "sampleweb"
 

@@ -2,9 +2,9 @@
 and the base of ``tdmguard crawl`` / ``check`` / ``demo``."""
 
 BOT_NAME = "tdmguard"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
-ADDONS = {"middlewares.TdmGuard": 0}
+SPIDER_MODULES = ["tdmguard.crawler.spiders"]
+NEWSPIDER_MODULE = "tdmguard.crawler.spiders"
+ADDONS = {"tdmguard.TdmGuard": 0}
 TELNETCONSOLE_ENABLED = False
 # Politeness defaults for audit crawls; a site's Crawl-delay raises them.
 CONCURRENT_REQUESTS_PER_DOMAIN = 8

@@ -1,7 +1,7 @@
 """tdmguard's Scrapy side: the add-on, the middlewares and the protocol readers.
 
-``ADDONS = {"middlewares.TdmGuard": 0}`` in a Scrapy project's settings turns
-the whole toolkit on. Readers (``middlewares.robots`` and friends) import no
+``ADDONS = {"tdmguard.TdmGuard": 0}`` in a Scrapy project's settings turns
+the whole toolkit on. Readers (``tdmguard.middlewares.robots`` and friends) import no
 Scrapy, so importing this package stays cheap; ``TdmGuard`` is loaded lazily.
 """
 
@@ -14,7 +14,7 @@ __all__ = ["TdmGuard"]
 
 def __getattr__(name: str) -> Any:
     if name == "TdmGuard":
-        from middlewares.addon import TdmGuard
+        from tdmguard.middlewares.addon import TdmGuard
 
         return TdmGuard
     raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""The one-line add-on: ``ADDONS = {"middlewares.TdmGuard": 0}``.
+"""The one-line add-on: ``ADDONS = {"tdmguard.TdmGuard": 0}``.
 
 Sets every ``TDMGUARD_*`` default at ``"addon"`` priority (project settings
 win), switches Scrapy's fail-open ``RobotsTxtMiddleware`` off, installs
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import default_settings
 
-from middlewares import blocklist, lawful
-from middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
-from middlewares.decisions import DecisionMiddleware
-from middlewares.lawful import LawfulAccessMiddleware, PolitenessMiddleware
-from middlewares.location import LocationRulesMiddleware
-from middlewares.provenance import ProvenanceLog
-from middlewares.runtime import GcFreeze
-from middlewares.robotstxt import RobotsTxtMiddleware
-from middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
+from tdmguard.middlewares import blocklist, lawful
+from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
+from tdmguard.middlewares.decisions import DecisionMiddleware
+from tdmguard.middlewares.lawful import LawfulAccessMiddleware, PolitenessMiddleware
+from tdmguard.middlewares.location import LocationRulesMiddleware
+from tdmguard.middlewares.provenance import ProvenanceLog
+from tdmguard.middlewares.runtime import GcFreeze
+from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
+from tdmguard.middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings

@@ -5,7 +5,7 @@ Enabled by the add-on (``TDMGUARD_BLOCKLIST_ENABLED``, default True) at order
 passes it, tdmguard's own auxiliary fetches (``tdmguard_aux``) and redirect
 targets included, since both come back through the downloader as new
 requests. A page request to a listed host is refused
-(:class:`~middlewares.exceptions.Refused`, protocol ``blocklist``: the list,
+(:class:`~tdmguard.middlewares.exceptions.Refused`, protocol ``blocklist``: the list,
 its edition and the entry that matched); an auxiliary fetch gets a plain
 ``IgnoreRequest``, which the rights checks read as a failed fetch (fail
 closed). :class:`BlocklistSpiderMiddleware` drops links to listed hosts the
@@ -13,7 +13,7 @@ spider yields, recording one decision per URL, so they are never scheduled.
 
 Lists: the shipped ones (``TDMGUARD_BLOCKLIST_SHIPPED``) plus the files in
 ``TDMGUARD_BLOCKLISTS``; a missing or unusable file stops the crawl before it
-starts (:class:`~middlewares.settings.ConfigError`). Advisory lists block too,
+starts (:class:`~tdmguard.middlewares.settings.ConfigError`). Advisory lists block too,
 unless ``TDMGUARD_BLOCKLIST_ADVISORY = "warn"``: then a match is logged and
 recorded as a non-blocking reason. There is deliberately no per-request
 opt-out meta key: the exclusion is not the spider's to waive.
@@ -35,13 +35,13 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from scrapy.exceptions import IgnoreRequest
 from scrapy import Request as ScrapyRequest
 
-from blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
-from middlewares.decisions import record_decision
-from middlewares.exceptions import Refused
-from middlewares.fetch import AUX_META
-from middlewares.robotstxt import add_reasons
-from middlewares.settings import Config, ConfigError, require_enabled
-from middlewares.vocab import RESERVED, UNAVAILABLE, Reason
+from tdmguard.blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
+from tdmguard.middlewares.decisions import record_decision
+from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.fetch import AUX_META
+from tdmguard.middlewares.robotstxt import add_reasons
+from tdmguard.middlewares.settings import Config, ConfigError, require_enabled
+from tdmguard.middlewares.vocab import RESERVED, UNAVAILABLE, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -5,9 +5,9 @@ decompression and redirects on the way back, so response-level checks see the
 final, decoded response. It collects the reasons earlier checks stored in
 ``request.meta["tdmguard_reasons"]``, runs the response checks registered with
 :data:`RESPONSE_CHECKS` (content signals, lawful access), and sends
-``middlewares.signals.decision_recorded`` once per request. A response that
-any reason reserves is dropped (:class:`~middlewares.exceptions.Refused`).
-RSL licences a page names (:mod:`middlewares.rsllinks`) are fetched, once
+``tdmguard.middlewares.signals.decision_recorded`` once per request. A response that
+any reason reserves is dropped (:class:`~tdmguard.middlewares.exceptions.Refused`).
+RSL licences a page names (:mod:`tdmguard.middlewares.rsllinks`) are fetched, once
 each, before that decision.
 
 It also refuses, before download, any request whose User-Agent header does
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
 
-from middlewares import signals
-from middlewares.exceptions import Refused
-from middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
-from middlewares.rsllinks import RSL_REFS_META, RslLicences
-from middlewares.settings import Config
-from middlewares.snapshots import request_origin, utcnow
-from middlewares.vocab import RESERVED, Decision, Reason
+from tdmguard.middlewares import signals
+from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
+from tdmguard.middlewares.rsllinks import RSL_REFS_META, RslLicences
+from tdmguard.middlewares.settings import Config
+from tdmguard.middlewares.snapshots import request_origin, utcnow
+from tdmguard.middlewares.vocab import RESERVED, Decision, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -49,8 +49,8 @@ ResponseCheck = Callable[["Request", "Response"], list[Reason]]
 #: with ``from_crawler`` (raising NotConfigured when its setting is off) and
 #: offers ``check(request, response) -> list[Reason]``.
 RESPONSE_CHECKS: list[str] = [
-    "middlewares.responsesignals.ResponseSignals",
-    "middlewares.lawful.LawfulAccess",
+    "tdmguard.middlewares.responsesignals.ResponseSignals",
+    "tdmguard.middlewares.lawful.LawfulAccess",
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import IgnoreRequest
 
-from middlewares.vocab import Reason
+from tdmguard.middlewares.vocab import Reason
 
 
 class Refused(IgnoreRequest):

@@ -20,8 +20,8 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredList
 
-from middlewares import signals
-from middlewares.snapshots import Snapshot, utcnow
+from tdmguard.middlewares import signals
+from tdmguard.middlewares.snapshots import Snapshot, utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

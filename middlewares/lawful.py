@@ -1,7 +1,7 @@
 """Lawful access (Code of Practice Measure 1.2(1)(a)) and polite crawling.
 
 :class:`LawfulAccess` is a response check run by
-:class:`~middlewares.decisions.DecisionMiddleware`
+:class:`~tdmguard.middlewares.decisions.DecisionMiddleware`
 (``TDMGUARD_LAWFUL_ACCESS_ENABLED``). A response is dropped, with a
 ``lawful-access`` reason, when it answers 401, 402, 403, 407 or 451; when the
 page is marked as not free (schema.org ``isAccessibleForFree`` false, in
@@ -56,12 +56,12 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
 
-from middlewares.exceptions import Refused
-from middlewares.fetch import AUX_META
-from middlewares.robotstxt import add_reasons
-from middlewares.settings import ConfigError, require_enabled
-from middlewares.snapshots import origin_of
-from middlewares.vocab import RESERVED, Reason
+from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.fetch import AUX_META
+from tdmguard.middlewares.robotstxt import add_reasons
+from tdmguard.middlewares.settings import ConfigError, require_enabled
+from tdmguard.middlewares.snapshots import origin_of
+from tdmguard.middlewares.vocab import RESERVED, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request

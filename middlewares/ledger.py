@@ -21,8 +21,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from middlewares.snapshots import Snapshot, document_hash
-from middlewares.vocab import Decision, Reason
+from tdmguard.middlewares.snapshots import Snapshot, document_hash
+from tdmguard.middlewares.vocab import Decision, Reason
 
 MIGRATIONS = Migrations("tdmguard")
 GENESIS = "0" * 64

@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 
-from middlewares.exceptions import Refused
-from middlewares.fetch import AUX_META, Fetched, PerOrigin, body_of, fetch_snapshot, gather
-from middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
-from middlewares.robotspolicy import RobotsPolicy
-from middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
-from middlewares.settings import Config, require_enabled
-from middlewares.snapshots import request_origin
-from middlewares.vocab import STRICT, UNAVAILABLE, Reason
+from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.fetch import AUX_META, Fetched, PerOrigin, body_of, fetch_snapshot, gather
+from tdmguard.middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
+from tdmguard.middlewares.robotspolicy import RobotsPolicy
+from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
+from tdmguard.middlewares.settings import Config, require_enabled
+from tdmguard.middlewares.snapshots import request_origin
+from tdmguard.middlewares.vocab import STRICT, UNAVAILABLE, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -26,13 +26,13 @@ from scrapy import signals as scrapy_signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from blocklists.domains import psl_snapshot_version, registrable_domain
-from middlewares import signals
-from middlewares.blocklist import describe_blocklists
-from middlewares.ledger import Ledger
-from middlewares.settings import Config, effective_settings, tdmguard_version
-from middlewares.snapshots import Snapshot, utcnow
-from middlewares.vocab import Decision
+from tdmguard.blocklists.domains import psl_snapshot_version, registrable_domain
+from tdmguard.middlewares import signals
+from tdmguard.middlewares.blocklist import describe_blocklists
+from tdmguard.middlewares.ledger import Ledger
+from tdmguard.middlewares.settings import Config, effective_settings, tdmguard_version
+from tdmguard.middlewares.snapshots import Snapshot, utcnow
+from tdmguard.middlewares.vocab import Decision
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -1,6 +1,6 @@
 """Response-level rights reservations, read after download, before the spider.
 
-A response check run by :class:`~middlewares.decisions.DecisionMiddleware`
+A response check run by :class:`~tdmguard.middlewares.decisions.DecisionMiddleware`
 (``TDMGUARD_RESPONSE_SIGNALS_ENABLED``). One scan of the HTML ``<head>``
 (never the whole page), shared by every reader:
 
@@ -15,7 +15,7 @@ A response check run by :class:`~middlewares.decisions.DecisionMiddleware`
   An asset whose metadata cannot be read is never silently allowed;
 - RSL licences the page names: inline ``<script type="application/rsl+xml">``
   ones are read here; ``Link`` headers and ``<link rel="license">`` are handed
-  to :mod:`middlewares.rsllinks` (``request.meta["tdmguard_rsl_refs"]``), which
+  to :mod:`tdmguard.middlewares.rsllinks` (``request.meta["tdmguard_rsl_refs"]``), which
   fetches them (``TDMGUARD_RSL_ENABLED``).
 
 A reserved response is dropped and its decision recorded.
@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 
-from middlewares.location import TDMREP_META, informative
-from middlewares.readers import (
+from tdmguard.middlewares.location import TDMREP_META, informative
+from tdmguard.middlewares.readers import (
     aipref,
     aitraining,
     assets,
@@ -37,9 +37,9 @@ from middlewares.readers import (
     rsl,
     tdmrep,
 )
-from middlewares.rsllinks import RSL_REFS_META
-from middlewares.settings import Config, require_enabled
-from middlewares.vocab import Reason
+from tdmguard.middlewares.rsllinks import RSL_REFS_META
+from tdmguard.middlewares.settings import Config, require_enabled
+from tdmguard.middlewares.vocab import Reason
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from middlewares import robots
-from middlewares.settings import Config
-from middlewares.snapshots import Snapshot
-from middlewares.vocab import (
+from tdmguard.middlewares import robots
+from tdmguard.middlewares.settings import Config
+from tdmguard.middlewares.snapshots import Snapshot
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,

@@ -24,11 +24,11 @@ import time
 from typing import TYPE_CHECKING
 
 
-from middlewares.exceptions import Refused
-from middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
-from middlewares.robotspolicy import RobotsPolicy
-from middlewares.settings import Config, load_ai_crawlers, require_enabled
-from middlewares.snapshots import request_origin
+from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
+from tdmguard.middlewares.robotspolicy import RobotsPolicy
+from tdmguard.middlewares.settings import Config, load_ai_crawlers, require_enabled
+from tdmguard.middlewares.snapshots import request_origin
 
 if TYPE_CHECKING:
     from scrapy import Request

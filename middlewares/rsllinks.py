@@ -1,7 +1,7 @@
 """RSL licences a page names itself, read before the spider sees the page.
 
 RSL 1.0 discovery beyond robots.txt ``License:`` (which
-:mod:`middlewares.location` reads before any page is requested): an HTTP
+:mod:`tdmguard.middlewares.location` reads before any page is requested): an HTTP
 ``Link: <url>; rel="license"; type="application/rsl+xml"`` header, an HTML
 ``<link rel="license" type="application/rsl+xml" href=...>`` and an inline
 ``<script type="application/rsl+xml">`` licence. Found only once the page is
@@ -21,18 +21,18 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from middlewares.fetch import PerOrigin, body_of, fetch_snapshot, gather
-from middlewares.location import DOC_LIMIT, informative
-from middlewares.readers import rsl
-from middlewares.robotstxt import SNAPSHOTS_META
-from middlewares.settings import Config, require_enabled
-from middlewares.snapshots import origin_of
+from tdmguard.middlewares.fetch import PerOrigin, body_of, fetch_snapshot, gather
+from tdmguard.middlewares.location import DOC_LIMIT, informative
+from tdmguard.middlewares.readers import rsl
+from tdmguard.middlewares.robotstxt import SNAPSHOTS_META
+from tdmguard.middlewares.settings import Config, require_enabled
+from tdmguard.middlewares.snapshots import origin_of
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
-    from middlewares.vocab import Reason
+    from tdmguard.middlewares.vocab import Reason
 
 #: request.meta key: licence references a response named (set by ResponseSignals).
 RSL_REFS_META = "tdmguard_rsl_refs"

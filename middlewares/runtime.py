@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from middlewares.settings import require_enabled
+from tdmguard.middlewares.settings import require_enabled
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -34,7 +34,7 @@ class GcFreeze:
 
     def spider_opened(self, spider: Any = None) -> None:
         if self.warm_psl:  # the ledger's domain column loads it on first use
-            from blocklists.domains import registrable_domain
+            from tdmguard.blocklists.domains import registrable_domain
 
             registrable_domain("www.example.com")
         gc.collect()

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
-from middlewares.robots import is_product_token
-from middlewares.vocab import MODES, PURPOSES, STRICT, TRAIN_AI
+from tdmguard.middlewares.robots import is_product_token
+from tdmguard.middlewares.vocab import MODES, PURPOSES, STRICT, TRAIN_AI
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

@@ -15,7 +15,7 @@ import pytest
 # Keep every tldextract instance offline, Scrapy's included (STYLE.md §3).
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
-from crawler.fixtureweb import FixtureWeb  # noqa: E402
+from tdmguard.crawler.fixtureweb import FixtureWeb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A byte-exact copy of ../shared/real-web (each folder's SOURCES.tsv names
@@ -45,7 +45,7 @@ def run_cli(args: list[str], web: FixtureWeb | None = None, timeout: float = 120
             cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the real ``tdmguard`` CLI in a subprocess (the reactor runs once)."""
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [sys.executable, "-m", "tdmguard.crawler.cli", *args],
         capture_output=True, text=True, timeout=timeout, env=cli_env(web, **env),
         cwd=cwd or ROOT,
     )

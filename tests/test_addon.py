@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from scrapy.utils.test import get_crawler
 
-from middlewares.addon import SCRAPY_ROBOTS, TdmGuard
-from middlewares.decisions import DecisionMiddleware
-from middlewares.robotstxt import RobotsTxtMiddleware
-from middlewares.settings import ConfigError
-from tests.conftest import ROOT, cli_env
+from tdmguard.middlewares.addon import SCRAPY_ROBOTS, TdmGuard
+from tdmguard.middlewares.decisions import DecisionMiddleware
+from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
+from tdmguard.middlewares.settings import ConfigError
+from .conftest import ROOT, cli_env
 
 SPIDER = '''
 import scrapy
@@ -44,7 +44,7 @@ def make_project(tmp_path: Path, settings: str, start_urls: list[str]) -> Path:
 
 def scrapy_crawl(project: Path, web, out: Path) -> subprocess.CompletedProcess[str]:
     env = cli_env(web)
-    env["PYTHONPATH"] = f"{project}:{ROOT}"
+    env["PYTHONPATH"] = str(project)
     return subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "follow", "-O", str(out)],
         cwd=project, env=env, capture_output=True, text=True, timeout=120)
@@ -64,7 +64,7 @@ def test_one_line_addon_in_any_project(tmp_path, web):
     project = make_project(tmp_path, """
         BOT_NAME = "proj"
         SPIDER_MODULES = ["proj.spiders"]
-        ADDONS = {"middlewares.TdmGuard": 0}
+        ADDONS = {"tdmguard.TdmGuard": 0}
         TDMGUARD_USER_AGENT = "ProjBot"
     """, ["http://pub.example/"])
     out = tmp_path / "items.json"
@@ -89,7 +89,7 @@ def test_links_found_together_to_a_fresh_origin_wait_for_its_robots(tmp_path, we
     project = make_project(tmp_path, """
         BOT_NAME = "proj"
         SPIDER_MODULES = ["proj.spiders"]
-        ADDONS = {"middlewares.TdmGuard": 0}
+        ADDONS = {"tdmguard.TdmGuard": 0}
         TDMGUARD_USER_AGENT = "ProjBot"
         TDMGUARD_POLITENESS_ENABLED = False
     """, ["http://hub.example/"])
@@ -117,7 +117,7 @@ def test_plain_scrapy_fails_open_on_503_where_tdmguard_refuses(tmp_path, web):
     web.log.clear()
     (project / "proj" / "settings.py").write_text(
         'BOT_NAME = "proj"\nSPIDER_MODULES = ["proj.spiders"]\n'
-        'ADDONS = {"middlewares.TdmGuard": 0}\nTDMGUARD_USER_AGENT = "ProjBot"\n'
+        'ADDONS = {"tdmguard.TdmGuard": 0}\nTDMGUARD_USER_AGENT = "ProjBot"\n'
         "ROBOTSTXT_OBEY = True\n")
     proc = scrapy_crawl(project, web, tmp_path / "guarded.json")
     assert proc.returncode == 0, proc.stderr[-3000:]

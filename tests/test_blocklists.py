@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import blocklists
-import blocklists.domains
-import blocklists.hosts
-import blocklists.listfile
-import blocklists.lists
-from blocklists import (
+import tdmguard.blocklists
+import tdmguard.blocklists.domains
+import tdmguard.blocklists.hosts
+import tdmguard.blocklists.listfile
+import tdmguard.blocklists.lists
+from tdmguard.blocklists import (
     KINDS,
     Blocklist,
     BlocklistError,
@@ -33,7 +33,7 @@ from blocklists import (
     registrable_domain,
     shipped_blocklist_paths,
 )
-from blocklists.domains import EXTRACT, INCLUDE_PSL_PRIVATE_DOMAINS, is_public_suffix
+from tdmguard.blocklists.domains import EXTRACT, INCLUDE_PSL_PRIVATE_DOMAINS, is_public_suffix
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = """\
@@ -127,7 +127,7 @@ def test_idna_2003_and_2008_spellings_are_both_entries(write_list) -> None:
         "xn--strae-oqa.de",
         "strasse.de",
     }
-    assert blocklists.hosts.idna_variants("xn--bcher-kva.example") == ()
+    assert tdmguard.blocklists.hosts.idna_variants("xn--bcher-kva.example") == ()
 
 
 def test_entries_are_normalised(write_list) -> None:
@@ -361,7 +361,7 @@ def test_malformed_lines_are_warnings_with_file_and_line(write_list, caplog) -> 
         """.format(long="a" * 64)
     path = write_list(body)
     offset = HEADER.count("\n")
-    with caplog.at_level(logging.WARNING, logger="blocklists"):
+    with caplog.at_level(logging.WARNING, logger="tdmguard.blocklists"):
         blocklist = Blocklist.load(path)
     assert blocklist.entries == {"good.example", "www.ck", "ok.example"}
     bad_lines = [2, 3, 4, 5, 6, 7, 8, 10, 11, 12]
@@ -386,7 +386,7 @@ def test_private_psl_suffix_is_a_valid_entry(write_list) -> None:
 
 
 def test_warnings_are_capped(write_list, monkeypatch) -> None:
-    monkeypatch.setattr(blocklists.listfile, "MAX_WARNINGS", 3)
+    monkeypatch.setattr(tdmguard.blocklists.listfile, "MAX_WARNINGS", 3)
     blocklist = Blocklist.load(write_list("".join(f"bad{i}..x\n" for i in range(10))))
     assert len(blocklist.warnings) == 4
     assert blocklist.warnings[-1].endswith("7 more warnings not shown")
@@ -410,7 +410,7 @@ def test_batches_agree_with_line_by_line_parsing(write_list, monkeypatch) -> Non
     assert fast.warnings == [
         f"{path}:{line}: not a valid host name: 'bad..example'; line skipped"
     ]
-    monkeypatch.setattr(blocklists.listfile._Parser, "batch", lambda self, lines: False)
+    monkeypatch.setattr(tdmguard.blocklists.listfile._Parser, "batch", lambda self, lines: False)
     slow = Blocklist.load(path)
     assert slow.entries == fast.entries and len(fast) == 119_999
     assert slow.warnings == fast.warnings
@@ -447,13 +447,13 @@ BATCH_BODIES = {
 
 def test_plain_batches_take_the_fast_path(write_list, monkeypatch) -> None:
     results = []
-    batch = blocklists.listfile._Parser.batch
+    batch = tdmguard.blocklists.listfile._Parser.batch
 
     def spy(self, lines):
         results.append(batch(self, lines))
         return results[-1]
 
-    monkeypatch.setattr(blocklists.listfile._Parser, "batch", spy)
+    monkeypatch.setattr(tdmguard.blocklists.listfile._Parser, "batch", spy)
     Blocklist.load(write_list("first.example\n" + BATCH_BODIES["plain"] * 3))
     Blocklist.load(
         write_list("first.example\n" + BATCH_BODIES["upper case and comments"])
@@ -466,7 +466,7 @@ def test_batch_path_equals_line_path(write_list, monkeypatch, body: str) -> None
     # The first entry line is parsed on its own; the rest go through a batch.
     path = write_list("first.example\n" + body)
     fast = Blocklist.load(path)
-    monkeypatch.setattr(blocklists.listfile._Parser, "batch", lambda self, lines: False)
+    monkeypatch.setattr(tdmguard.blocklists.listfile._Parser, "batch", lambda self, lines: False)
     slow = Blocklist.load(path)
     assert fast.entries == slow.entries
     assert fast.warnings == slow.warnings
@@ -724,7 +724,7 @@ def test_cold_start_is_offline_and_writes_nothing(tmp_path: Path) -> None:
             raise SystemExit("network access attempted")
         socket.getaddrinfo = socket.create_connection = refuse
         socket.socket.connect = socket.socket.connect_ex = refuse
-        import blocklists
+        from tdmguard import blocklists
         lists = blocklists.load_blocklists()
         print(json.dumps({
             "registrable": blocklists.registrable_domain("forums.bbc.co.uk"),
@@ -765,11 +765,11 @@ def test_cold_start_is_offline_and_writes_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        blocklists,
-        blocklists.domains,
-        blocklists.hosts,
-        blocklists.listfile,
-        blocklists.lists,
+        tdmguard.blocklists,
+        tdmguard.blocklists.domains,
+        tdmguard.blocklists.hosts,
+        tdmguard.blocklists.listfile,
+        tdmguard.blocklists.lists,
     ],
 )
 def test_doctests(module) -> None:

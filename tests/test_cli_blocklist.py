@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import cli
-from tests.conftest import ROOT, run_cli
+from tdmguard.crawler.cli import cli
+from .conftest import ROOT, run_cli
 
 DATA = ROOT / "tests" / "data" / "blocklists"
 COURT, WATCH, MALFORMED = DATA / "test-court.txt", DATA / "test-watch.txt", DATA / "malformed.txt"

@@ -7,9 +7,9 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import cli
-from middlewares.settings import DEFAULTS
-from tests.conftest import ROOT
+from tdmguard.crawler.cli import cli
+from tdmguard.middlewares.settings import DEFAULTS
+from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -17,8 +17,8 @@ import pytest
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
-from middlewares.addon import TdmGuard
-from middlewares.lawful import (
+from tdmguard.middlewares.addon import TdmGuard
+from tdmguard.middlewares.lawful import (
     DEFAULT_WALL_PATTERNS,
     LawfulAccessMiddleware,
     PolitenessMiddleware,
@@ -26,9 +26,9 @@ from middlewares.lawful import (
     retry_after_seconds,
     wall_patterns,
 )
-from middlewares.settings import ConfigError
-from tests.conftest import by_url, check_json, run_cli
-from tests.test_addon import make_project, scrapy_crawl
+from tdmguard.middlewares.settings import ConfigError
+from .conftest import by_url, check_json, run_cli
+from .test_addon import make_project, scrapy_crawl
 
 SITE = "http://paper.example"
 FREE = f"{SITE}/free"
@@ -202,7 +202,7 @@ def test_wall_patterns_are_configurable(web):
 def test_wall_check_after_download_catches_redirects_the_precheck_missed():
     from scrapy import Request
 
-    from middlewares.lawful import LawfulAccess
+    from tdmguard.middlewares.lawful import LawfulAccess
 
     crawler = _crawler()
     check = LawfulAccess.from_crawler(crawler).check
@@ -278,7 +278,7 @@ class Follow(scrapy.Spider):
 SETTINGS = """
     BOT_NAME = "proj"
     SPIDER_MODULES = ["proj.spiders"]
-    ADDONS = {"middlewares.TdmGuard": 0}
+    ADDONS = {"tdmguard.TdmGuard": 0}
     TDMGUARD_USER_AGENT = "ProjBot"
 """
 
@@ -472,7 +472,7 @@ def test_comma_separated_patterns():
 
 
 def test_docstring_mentions_every_setting():
-    import middlewares.lawful as module
+    import tdmguard.middlewares.lawful as module
 
     for name in ("TDMGUARD_LAWFUL_ACCESS_ENABLED", "TDMGUARD_LOGIN_WALL_PATTERNS",
                  "TDMGUARD_POLITENESS_CONCURRENCY", "TDMGUARD_POLITENESS_DELAY",

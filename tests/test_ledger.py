@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, run_cli
+from .conftest import ROOT, cli_env, run_cli
 
 PAGE = "http://pub.example/article"
 
@@ -156,8 +156,8 @@ def test_summary_leaves_out_protocols_a_crawl_switched_off(web, tmp_path):
 
 WRITER = """
 import sys
-from middlewares.ledger import Ledger
-from middlewares.vocab import Decision, Reason
+from tdmguard.middlewares.ledger import Ledger
+from tdmguard.middlewares.vocab import Decision, Reason
 ledger = Ledger(sys.argv[1])
 ledger.start_crawl(started_at="2026-11-25T00:00:00Z")
 for i in range(2000):
@@ -190,7 +190,7 @@ def test_sigkill_mid_crawl_leaves_a_verifiable_ledger(web, tmp_path):
     for i in range(400):
         web.add(f"http://pub.example/p/{i}", "<html>p</html>", delay=0.05)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "crawl", "http://pub.example/", "--user-agent",
+        [sys.executable, "-m", "tdmguard.crawler.cli", "crawl", "http://pub.example/", "--user-agent",
          "TestBot", "--db", str(db), "-s", "TDMGUARD_DB_FLUSH_INTERVAL=0.2",
          "-s", "TDMGUARD_DB_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"],
         env=cli_env(web), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,7 +216,7 @@ def test_sigkill_mid_crawl_leaves_a_verifiable_ledger(web, tmp_path):
 
 
 def _awkward_decisions():
-    from middlewares.vocab import Decision, Reason
+    from tdmguard.middlewares.vocab import Decision, Reason
 
     odd = 'q"uote\\back\nline\x00nul\x1fus \u2028ls é ✓ \ud7ff'
     for i in range(6):
@@ -238,7 +238,7 @@ def test_fast_row_hash_writes_the_reference_bytes(tmp_path):
     """Ledger.flush builds the hashed JSON by hand (speed); row_hash is the
     definition verify uses. Awkward strings, None, big ints and both snapshot
     orders must give the same hash, row by row."""
-    from middlewares.ledger import HASHED, Ledger, open_existing, row_hash
+    from tdmguard.middlewares.ledger import HASHED, Ledger, open_existing, row_hash
 
     path = str(tmp_path / "l.db")
     ledger = Ledger(path, domain_of=lambda url: 'dom"ain\u00e9')
@@ -263,8 +263,8 @@ def test_a_ledger_from_before_the_url_index_change_upgrades_and_still_verifies(t
     one swaps it for the url index, and its chain and evidence are untouched."""
     import sqlite_utils
 
-    from middlewares.ledger import MIGRATIONS, Ledger, open_existing, verify
-    from middlewares.vocab import Decision, Reason
+    from tdmguard.middlewares.ledger import MIGRATIONS, Ledger, open_existing, verify
+    from tdmguard.middlewares.vocab import Decision, Reason
 
     path = str(tmp_path / "old.db")
     old = sqlite_utils.Database(path)
@@ -293,9 +293,9 @@ def test_a_flush_that_cannot_write_keeps_its_rows_for_the_next_one(tmp_path):
     logged and counted, nothing is lost, and the next flush writes it all."""
     from scrapy.utils.test import get_crawler
 
-    from middlewares.ledger import open_existing, verify
-    from middlewares.provenance import ProvenanceLog
-    from middlewares.vocab import Decision, Reason
+    from tdmguard.middlewares.ledger import open_existing, verify
+    from tdmguard.middlewares.provenance import ProvenanceLog
+    from tdmguard.middlewares.vocab import Decision, Reason
 
     path = tmp_path / "busy.db"
     crawler = get_crawler(settings_dict={"TDMGUARD_DB": str(path),
@@ -323,8 +323,8 @@ def test_a_flush_that_cannot_write_keeps_its_rows_for_the_next_one(tmp_path):
 def test_a_close_that_cannot_write_says_how_many_rows_were_not_written(tmp_path, caplog):
     from scrapy.utils.test import get_crawler
 
-    from middlewares.provenance import ProvenanceLog
-    from middlewares.vocab import Decision, Reason
+    from tdmguard.middlewares.provenance import ProvenanceLog
+    from tdmguard.middlewares.vocab import Decision, Reason
 
     path = tmp_path / "busy.db"
     crawler = get_crawler(settings_dict={"TDMGUARD_DB": str(path),
@@ -345,7 +345,7 @@ def test_a_close_that_cannot_write_says_how_many_rows_were_not_written(tmp_path,
 
 
 def test_summary_names_each_rsl_route_only_when_its_switches_were_on():
-    from crawler.evidence import honoured_protocols
+    from tdmguard.crawler.evidence import honoured_protocols
 
     names = honoured_protocols([{"TDMGUARD_RESPONSE_SIGNALS_ENABLED": False}])
     assert "RSL 1.0 licences named by robots.txt" in names

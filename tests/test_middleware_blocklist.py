@@ -13,9 +13,9 @@ import sqlite3
 import pytest
 from scrapy.utils.test import get_crawler
 
-from blocklists import load_blocklists
-from middlewares.addon import TdmGuard
-from middlewares.blocklist import (
+from tdmguard.blocklists import load_blocklists
+from tdmguard.middlewares.addon import TdmGuard
+from tdmguard.middlewares.blocklist import (
     BlocklistMiddleware,
     BlocklistSpiderMiddleware,
     blocklist_paths,
@@ -23,9 +23,9 @@ from middlewares.blocklist import (
     decoded_host,
     describe_blocklists,
 )
-from middlewares.settings import ConfigError
-from tests.conftest import ROOT, by_url, check_json, run_cli
-from tests.test_addon import make_project, scrapy_crawl
+from tdmguard.middlewares.settings import ConfigError
+from .conftest import ROOT, by_url, check_json, run_cli
+from .test_addon import make_project, scrapy_crawl
 
 DATA = ROOT / "tests" / "data" / "blocklists"
 COURT, WATCH, MALFORMED = DATA / "test-court.txt", DATA / "test-watch.txt", DATA / "malformed.txt"
@@ -117,7 +117,7 @@ def test_links_to_listed_hosts_are_dropped_and_recorded(tmp_path, web):
     project = make_project(tmp_path, f"""
         BOT_NAME = "proj"
         SPIDER_MODULES = ["proj.spiders"]
-        ADDONS = {{"middlewares.TdmGuard": 0}}
+        ADDONS = {{"tdmguard.TdmGuard": 0}}
         TDMGUARD_USER_AGENT = "ProjBot"
         TDMGUARD_BLOCKLISTS = [{str(COURT)!r}]
         TDMGUARD_DB = {str(db)!r}
@@ -257,7 +257,7 @@ def test_missing_list_in_a_project_stops_the_crawl_before_any_request(tmp_path, 
     project = make_project(tmp_path, """
         BOT_NAME = "proj"
         SPIDER_MODULES = ["proj.spiders"]
-        ADDONS = {"middlewares.TdmGuard": 0}
+        ADDONS = {"tdmguard.TdmGuard": 0}
         TDMGUARD_USER_AGENT = "ProjBot"
         TDMGUARD_BLOCKLISTS = ["no/such/list.txt"]
     """, ["http://pub.example/"])
@@ -300,7 +300,7 @@ def test_middleware_stats_and_aux_requests():
     from scrapy import Request
     from scrapy.exceptions import IgnoreRequest
 
-    from middlewares.exceptions import Refused
+    from tdmguard.middlewares.exceptions import Refused
 
     crawler = _crawler(TDMGUARD_BLOCKLISTS=[str(COURT)], TDMGUARD_BLOCKLIST_SHIPPED=False)
     mw = BlocklistMiddleware.from_crawler(crawler)
@@ -318,7 +318,7 @@ def test_middleware_stats_and_aux_requests():
 
 
 def test_demo_sample_web_never_contacts_its_blocklisted_sites(tmp_path):
-    from crawler.sampleweb import build_sample_web
+    from tdmguard.crawler.sampleweb import build_sample_web
 
     decisions = tmp_path / "d.jsonl"
     with build_sample_web() as web:

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from tests.conftest import by_url, check_json, run_cli
+from .conftest import by_url, check_json, run_cli
 
 RULES = "User-agent: *\nDisallow: /private/\n"
 PUBLIC, PRIVATE = "http://s.example/public", "http://s.example/private/x"

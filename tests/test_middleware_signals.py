@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from crawler.samplesignals import IPTC_XMP, RSL_LICENCE, jpeg_with_xmp, page
-from tests.conftest import ROOT, by_url, check_json, run_cli
+from tdmguard.crawler.samplesignals import IPTC_XMP, RSL_LICENCE, jpeg_with_xmp, page
+from .conftest import ROOT, by_url, check_json, run_cli
 
 PAGE = "http://s.example/page"
 OTHER = "http://s.example/other"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from protego import Protego
 
-from middlewares import robots
-from tests.conftest import REAL_WEB
+from tdmguard.middlewares import robots
+from .conftest import REAL_WEB
 
 
 def allowed(body: str, url: str, *tokens: str) -> bool:

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares import robots
-from middlewares.readers.aipref import (
+from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers.aipref import (
     ContentUsageRules,
     Preferences,
     header_reasons,
     parse_rule,
 )
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     RFC,
@@ -22,7 +22,7 @@ from middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     FUZZ,
     HEADERS,

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares import robots
-from middlewares.readers import htmlhead
-from middlewares.readers.aitraining import AiTrainingRules, directive_reasons
-from middlewares.vocab import (
+from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers.aitraining import AiTrainingRules, directive_reasons
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -19,7 +19,7 @@ from middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     BOTH,
     FUZZ,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares.readers.aitxt import AiTxt
-from middlewares.vocab import (
+from tdmguard.middlewares.readers.aitxt import AiTxt
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -18,7 +18,7 @@ from middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     BOTH,
     DATA,

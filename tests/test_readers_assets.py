@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares.readers import tdmrep
-from middlewares.readers.assets import IptcValue, iptc_reasons, read_asset, sniff
-from middlewares.readers.c2pa_manifest import c2pa_reasons, library_available
-from middlewares.vocab import (
+from tdmguard.middlewares.readers import tdmrep
+from tdmguard.middlewares.readers.assets import IptcValue, iptc_reasons, read_asset, sniff
+from tdmguard.middlewares.readers.c2pa_manifest import c2pa_reasons, library_available
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -25,7 +25,7 @@ from middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BOTH,
     DATA,
     FUZZ,

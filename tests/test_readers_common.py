@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from middlewares.readers import INTERNAL_ERROR, PROTOCOLS, strongest
-from middlewares.readers._common import TABLE, covers, header_values, labels
-from middlewares.vocab import (
+from tdmguard.middlewares.readers import INTERNAL_ERROR, PROTOCOLS, strongest
+from tdmguard.middlewares.readers._common import TABLE, covers, header_values, labels
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -27,7 +27,7 @@ from middlewares.vocab import (
     UNREADABLE,
     Reason,
 )
-from tests.conftest import REAL_WEB, ROOT  # noqa: F401  (REAL_WEB: re-exported to the reader tests)
+from .conftest import REAL_WEB, ROOT  # noqa: F401  (REAL_WEB: re-exported to the reader tests)
 
 DATA = Path(__file__).resolve().parent / "data" / "readers"
 BOTH = pytest.mark.parametrize("mode", [STRICT, RFC])

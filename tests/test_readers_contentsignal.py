@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares import robots
-from middlewares.readers.contentsignal import (
+from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers.contentsignal import (
     ContentSignals,
     header_reasons,
     parse_signals,
 )
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -22,7 +22,7 @@ from middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     BOTH,
     FUZZ,

@@ -7,8 +7,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares.readers.htmlhead import HEAD_LIMIT, Head, scan
-from tests.test_readers_common import BODIES, FUZZ, REAL_WEB
+from tdmguard.middlewares.readers.htmlhead import HEAD_LIMIT, Head, scan
+from .test_readers_common import BODIES, FUZZ, REAL_WEB
 
 
 def test_meta_and_link_attributes() -> None:
@@ -137,9 +137,9 @@ def test_fuzz(body) -> None:
 
 
 def test_real_heads_through_every_response_reader() -> None:
-    from middlewares.readers import aitraining, noai, rsl, tdmrep
-    from middlewares.vocab import RFC, STRICT
-    from tests.test_readers_common import assert_reasons
+    from tdmguard.middlewares.readers import aitraining, noai, rsl, tdmrep
+    from tdmguard.middlewares.vocab import RFC, STRICT
+    from .test_readers_common import assert_reasons
 
     for path in sorted((REAL_WEB / "tdmrep" / "html").glob("*.html")):
         head = scan(path.read_bytes())

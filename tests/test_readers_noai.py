@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares.readers import htmlhead
-from middlewares.readers._robotstag import directives
-from middlewares.readers.noai import noai_reasons
-from middlewares.vocab import (
+from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers._robotstag import directives
+from tdmguard.middlewares.readers.noai import noai_reasons
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     RESERVED,
     RFC,
@@ -18,7 +18,7 @@ from middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BOTH,
     FUZZ,
     HEADERS,

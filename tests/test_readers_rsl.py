@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares import robots
-from middlewares.readers import htmlhead
-from middlewares.readers.rsl import (
+from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers.rsl import (
     RslDocument,
     discover,
     evaluate_all,
     inline_documents,
     parse_link_header,
 )
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -26,7 +26,7 @@ from middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     BOTH,
     DATA,

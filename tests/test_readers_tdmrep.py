@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from middlewares.readers import htmlhead
-from middlewares.readers.tdmrep import (
+from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers.tdmrep import (
     Statement,
     TdmRepFile,
     header_statements,
     meta_statements,
     resolve,
 )
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     AI_INPUT,
     PERMITTED,
     RESERVED,
@@ -27,7 +27,7 @@ from middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
-from tests.test_readers_common import (
+from .test_readers_common import (
     BODIES,
     BOTH,
     FUZZ,

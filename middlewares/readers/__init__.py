@@ -3,7 +3,7 @@
 No Scrapy import anywhere in this package, so every reader is fuzzable and
 reused by ``tdmguard check``. Each reader takes bytes, text or headers
 (``str`` or ``bytes``, any mapping or list of pairs), never raises on content,
-and returns a list of :class:`middlewares.vocab.Reason` whose ``protocol`` is
+and returns a list of :class:`tdmguard.middlewares.vocab.Reason` whose ``protocol`` is
 one of :data:`PROTOCOLS`. Location-level documents are parsed once per origin
 into a small object whose ``evaluate(url, ...)`` is cheap; response-level
 readers take the response's headers and one shared :func:`htmlhead.scan`.

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     RFC,
@@ -87,7 +87,7 @@ def norm_mode(mode: str) -> str:
 
 
 def _load_table() -> dict[str, Any]:
-    ref = resources.files("middlewares") / "data" / "purposes.json"
+    ref = resources.files("tdmguard.middlewares") / "data" / "purposes.json"
     return json.loads(ref.read_text(encoding="utf-8"))
 
 

@@ -16,7 +16,7 @@ caller passes ``crawlable``, e.g. ``robots.match(url, tokens).allowed``).
 
 Group formation: attach-05 defines ``Content-Usage`` as a *rule*, so, like
 Allow/Disallow, it ends a run of ``User-agent`` lines; RFC 9309 parsers that
-do not know it (``middlewares.robots``, Google's) treat it as an other record
+do not know it (``tdmguard.middlewares.robots``, Google's) treat it as an other record
 that does not (vector R12). :meth:`ContentUsageRules.parse` reads the body
 both ways: the AIPREF grouping is the spec's, and where it states nothing for
 our purpose, strict mode also honours a reservation that only the RFC 9309
@@ -56,8 +56,8 @@ from typing import Any
 
 import http_sf
 
-from middlewares.robots import RobotsTxt, compile_pattern, normalise_path, parse
-from middlewares.vocab import (
+from tdmguard.middlewares.robots import RobotsTxt, compile_pattern, normalise_path, parse
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

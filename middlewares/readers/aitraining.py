@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from middlewares.robots import (
+from tdmguard.middlewares.robots import (
     Group,
     RobotsTxt,
     Rule,
@@ -40,7 +40,7 @@ from middlewares.robots import (
     longest_match,
     normalise_path,
 )
-from middlewares.vocab import PERMITTED, RESERVED, STRICT, TRAIN_AI, UNAVAILABLE, Reason
+from tdmguard.middlewares.vocab import PERMITTED, RESERVED, STRICT, TRAIN_AI, UNAVAILABLE, Reason
 
 from ._common import HeadersLike, covers, labels, never_raises, norm_mode
 from ._robotstag import directives

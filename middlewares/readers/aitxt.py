@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from middlewares.robots import RobotsTxt, longest_match, normalise_path, parse
-from middlewares.vocab import (
+from tdmguard.middlewares.robots import RobotsTxt, longest_match, normalise_path, parse
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

@@ -43,7 +43,7 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

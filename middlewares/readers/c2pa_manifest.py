@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from middlewares.vocab import (
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from middlewares.robots import RobotsTxt
-from middlewares.vocab import (
+from tdmguard.middlewares.robots import RobotsTxt
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

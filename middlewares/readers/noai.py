@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from middlewares.vocab import RESERVED, STRICT, TRAIN_AI, UNAVAILABLE, Reason
+from tdmguard.middlewares.vocab import RESERVED, STRICT, TRAIN_AI, UNAVAILABLE, Reason
 
 from ._common import HeadersLike, covers, never_raises, norm_mode, text
 from ._robotstag import directives

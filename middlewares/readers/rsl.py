@@ -52,8 +52,8 @@ from urllib.parse import urljoin, urlsplit
 
 import defusedxml.ElementTree as SafeET
 
-from middlewares.robots import RobotsTxt, compile_pattern, normalise_path
-from middlewares.vocab import (
+from tdmguard.middlewares.robots import RobotsTxt, compile_pattern, normalise_path
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,

@@ -55,8 +55,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from middlewares.robots import compile_pattern, normalise_path
-from middlewares.vocab import (
+from tdmguard.middlewares.robots import compile_pattern, normalise_path
+from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
     STRICT,
