@@ -1,4 +1,4 @@
-"""Lawful access (Code of Practice Measure 1.2(1)(a)) and polite crawling.
+"""Lawful access (Code of Practice Measure 1.2(1)(a)).
 
 :class:`LawfulAccess` is a response check run by
 :class:`~tdmguard.middlewares.decisions.DecisionMiddleware`
@@ -6,7 +6,8 @@
 ``lawful-access`` reason, when it answers 401, 402, 403, 407 or 451; when the
 page is marked as not free (schema.org ``isAccessibleForFree`` false, in
 JSON-LD, top level, ``@graph``, ``mainEntity`` or ``hasPart``, or in
-microdata / RDFa); or when it was reached through a redirect to a login,
+microdata / RDFa, read from the same one scan of the page that the response
+signals use); or when it was reached through a redirect to a login,
 subscription or consent wall (``TDMGUARD_LOGIN_WALL_PATTERNS``, regular
 expressions searched in each redirect target URL, case-insensitively). Such
 pages are never retried by other means: the drop happens before Scrapy's
@@ -18,54 +19,31 @@ spider carrying ``http_user``/``http_pass``. The add-on calls
 :func:`refuse_credentials` to switch Scrapy's HttpAuthMiddleware off and to
 refuse ``HTTPAUTH_*`` settings.
 
-:class:`PolitenessMiddleware` (downloader, order 570, between RetryMiddleware
-and the decision; ``TDMGUARD_POLITENESS_ENABLED``) gives each origin its own
-download slot, at most ``TDMGUARD_POLITENESS_CONCURRENCY`` requests in flight
-and ``TDMGUARD_POLITENESS_DELAY`` seconds apart (a robots.txt Crawl-delay or a
-higher ``DOWNLOAD_DELAY`` wins). On 429 and 503 it holds the origin's slot
-for the ``Retry-After`` the server gave (seconds or an HTTP date), at least
-``TDMGUARD_POLITENESS_BACKOFF`` doubled per consecutive 429/503 from that
-origin, at most ``TDMGUARD_POLITENESS_MAX_WAIT``; Scrapy's RetryMiddleware
-then retries (``RETRY_TIMES``) once the hold ends. A Retry-After longer than
-the maximum means no retry at all. The hold uses the download slot's
-``latercall`` (a private Scrapy API, as Crawl-delay uses ``_get_slot``); the
-slot's queue counts a request as transferring as soon as it is dequeued, which
-Scrapy 2.19 does only once the download task runs (a burst of requests queued
-together would otherwise all start at once, past the concurrency limit).
+Polite crawling (``TDMGUARD_POLITENESS_*``) is the separate
+:mod:`tdmguard.middlewares.politeness`.
 
 Stats: ``tdmguard/lawful_access/dropped/<status|paywall|wall>``,
-``tdmguard/lawful_access/refused/wall``,
-``tdmguard/politeness/hold/<429|503>``, ``tdmguard/politeness/retry_after_too_long``.
+``tdmguard/lawful_access/refused/wall``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import re
-import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from datetime import UTC
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.httpobj import urlparse_cached
 
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.fetch import AUX_META
-from tdmguard.middlewares.robotstxt import add_reasons
+from tdmguard.middlewares.readers import htmlhead
 from tdmguard.middlewares.settings import ConfigError, require_enabled
-from tdmguard.middlewares.snapshots import origin_of
-from tdmguard.middlewares.vocab import RESERVED, Reason
+from tdmguard.middlewares.vocab import AUX_META, RESERVED, Reason, add_reasons
 
 if TYPE_CHECKING:
     from scrapy import Request
-    from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
@@ -107,7 +85,7 @@ _FREE_KEYS = ("isAccessibleForFree", "schema:isAccessibleForFree",
               "https://schema.org/isAccessibleForFree")
 _FALSE = frozenset({"false", "schema:false", "http://schema.org/false",
                     "https://schema.org/false"})
-_MARKER = b"isaccessibleforfree"
+_JSON = re.compile(rb"\s*[\[{]")
 # A JSON-LD block that is not valid JSON still says "not free" if this matches.
 _FALSE_IN_TEXT = re.compile(
     r"isAccessibleForFree\"?\s*:\s*\"?(?:false|(?:https?://)?schema(?:\.org/|:)False)\b",
@@ -146,25 +124,10 @@ def wall_patterns(settings: BaseSettings) -> list[re.Pattern[str]]:
     return compiled
 
 
-def _politeness_numbers(settings: BaseSettings) -> tuple[int, float, float, float]:
-    try:
-        values = (settings.getint("TDMGUARD_POLITENESS_CONCURRENCY", 2),
-                  settings.getfloat("TDMGUARD_POLITENESS_DELAY", 0.25),
-                  settings.getfloat("TDMGUARD_POLITENESS_BACKOFF", 2.0),
-                  settings.getfloat("TDMGUARD_POLITENESS_MAX_WAIT", 600.0))
-    except ValueError as exc:
-        raise ConfigError(f"TDMGUARD_POLITENESS_*: {exc}") from None
-    if min(values) < 0:
-        raise ConfigError("TDMGUARD_POLITENESS_* settings cannot be negative")
-    return values
-
-
 def check_settings(settings: BaseSettings) -> None:
-    """Start-up check (the add-on): patterns compile, numbers are numbers."""
+    """Start-up check (the add-on): the wall patterns compile."""
     if settings.getbool("TDMGUARD_LAWFUL_ACCESS_ENABLED", True):
         wall_patterns(settings)
-    if settings.getbool("TDMGUARD_POLITENESS_ENABLED", True):
-        _politeness_numbers(settings)
 
 
 def refuse_credentials(settings: BaseSettings) -> None:
@@ -189,27 +152,6 @@ def refuse_credentials(settings: BaseSettings) -> None:
     if HTTPAUTH not in mws:
         settings["DOWNLOADER_MIDDLEWARES"] = {**mws, HTTPAUTH: None}
 
-
-def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (RFC 9110 §10.2.3), or ``None``."""
-    if value is None:
-        return None
-    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return None if math.isnan(seconds) else max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 # -- lawful access ------------------------------------------------------------
@@ -241,31 +183,27 @@ def _not_free(node: Any, where: str) -> Iterator[str]:
 
 
 def paywall_reasons(response: Response) -> list[Reason]:
-    """``isAccessibleForFree`` false in the page's JSON-LD, microdata or RDFa."""
-    if not isinstance(response, TextResponse) or _MARKER not in response.body.lower():
-        return []
-    if response.selector.type not in ("html", "xml"):  # JSON, for one, has no markup
+    """``isAccessibleForFree`` false in the page's JSON-LD, microdata or RDFa,
+    read from the page's one :func:`~tdmguard.middlewares.readers.htmlhead.scan`
+    (the response signals' scan of the same body, when they made one)."""
+    if not isinstance(response, TextResponse) or _JSON.match(response.body):
+        return []  # JSON, for one, has no markup
+    head = htmlhead.scan(response.body, content_type=response.headers.get(b"Content-Type"))
+    if not head.free_marked:
         return []
     found: list[tuple[str, str]] = []
-    for block in response.xpath(
-            "//script[contains(translate(@type, 'JSONLD', 'jsonld'), 'ld+json')]/text()"
-    ).getall():
+    for script in head.jsonld:
         try:
-            data = json.loads(block, strict=False)
+            data = json.loads(script.text, strict=False)
         except ValueError:
-            if _FALSE_IN_TEXT.search(block):
+            if _FALSE_IN_TEXT.search(script.text):
                 found.append(("JSON-LD", "isAccessibleForFree: false (invalid JSON-LD)"))
             continue
         found += [("JSON-LD", f"isAccessibleForFree: false ({where})")
                   for where in _not_free(data, "JSON-LD")]
-    for element in response.xpath(
-            "//*[contains(@itemprop, 'isAccessibleForFree') "
-            "or contains(@property, 'isAccessibleForFree')]"):
-        value = (element.attrib.get("content") or element.attrib.get("href")
-                 or element.xpath("normalize-space(.)").get() or "")
-        if _is_false(value):
-            kind = "microdata" if "itemprop" in element.attrib else "RDFa"
-            found.append((kind, f'{kind} isAccessibleForFree="{value.strip()}"'))
+    for prop in head.free_props:
+        if _is_false(prop.value):
+            found.append((prop.kind, f'{prop.kind} isAccessibleForFree="{prop.value}"'))
     return [Reason("lawful-access", RESERVED, rule=rule, source=source,
                    detail="the page is marked as not free to access (schema.org "
                    f"isAccessibleForFree); paywalled content is not crawled ({MEASURE})")
@@ -355,98 +293,3 @@ class LawfulAccessMiddleware(LawfulAccess):
         add_reasons(request, [reason])
         raise Refused([reason])
 
-
-# -- politeness ---------------------------------------------------------------
-
-
-class _TransferQueue(deque):  # type: ignore[type-arg]
-    """A slot queue that counts a request as transferring as soon as it leaves.
-
-    Scrapy 2.19 adds a request to ``slot.transferring`` only when its download
-    task first runs, so requests queued in one tick all start at once, past
-    the slot's concurrency; counting it at ``popleft`` keeps the limit.
-    """
-
-    def __init__(self, slot: Slot, items: Iterable[Any] = ()) -> None:
-        super().__init__(items)
-        self.slot = slot
-
-    def popleft(self) -> Any:
-        item = super().popleft()
-        self.slot.transferring.add(item[0])
-        return item
-
-
-class PolitenessMiddleware:
-    """Per-origin slots, a minimum delay, and Retry-After holds on 429/503."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        s = crawler.settings
-        require_enabled(s, "TDMGUARD_POLITENESS_ENABLED")
-        self.crawler = crawler
-        self.concurrency, self.delay, self.backoff, self.max_wait = _politeness_numbers(s)
-        self._slots: dict[str, Slot] = {}
-        self._hold_until: dict[str, float] = {}
-        self._strikes: dict[str, int] = {}
-        self.stats = crawler.stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> PolitenessMiddleware:
-        return cls(crawler)
-
-    def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        if not request.url.startswith(("http://", "https://")):
-            return
-        downloader = self.crawler.engine.downloader
-        if urlparse_cached(request).hostname not in downloader.per_slot_settings:
-            # One slot per origin, as for Crawl-delay; a user's DOWNLOAD_SLOTS wins.
-            request.meta.setdefault(downloader.DOWNLOAD_SLOT, origin_of(request.url))
-        key, slot = downloader._get_slot(request)
-        if self._slots.get(key) is slot:
-            return
-        # A new slot (or one Scrapy collected while idle): apply our limits.
-        self._slots[key] = slot
-        if self.concurrency:
-            slot.concurrency = min(slot.concurrency, self.concurrency)
-        if type(slot.queue) is deque:
-            slot.queue = _TransferQueue(slot, slot.queue)
-        if self.delay > slot.delay:
-            slot.delay, slot.jitter = self.delay, 0.0
-        until = self._hold_until.get(key, 0.0)
-        if until > time.monotonic():
-            self._hold(slot, until)
-
-    def process_response(self, request: Request, response: Response,
-                         spider: Spider | None = None) -> Response:
-        downloader = self.crawler.engine.downloader
-        key = request.meta.get(downloader.DOWNLOAD_SLOT)
-        if key is None:
-            return response
-        if response.status not in (429, 503):
-            self._strikes.pop(key, None)
-            return response
-        strikes = self._strikes[key] = self._strikes.get(key, 0) + 1
-        after = retry_after_seconds(response.headers.get(b"Retry-After"))
-        wait = max(after or 0.0, self.backoff * 2 ** (strikes - 1))
-        if after is not None and after > self.max_wait:
-            # Coming back sooner than the server asked would not be polite.
-            request.meta["dont_retry"] = True
-            self.stats.inc_value("tdmguard/politeness/retry_after_too_long")
-        wait = min(wait, self.max_wait)
-        self.stats.inc_value(f"tdmguard/politeness/hold/{response.status}")
-        logger.debug("HTTP %(status)s from %(slot)s: holding it %(wait).1f s",
-                     {"status": response.status, "slot": key, "wait": wait})
-        until = max(self._hold_until.get(key, 0.0), time.monotonic() + wait)
-        self._hold_until[key] = until
-        slot = downloader.slots.get(key)
-        if slot is not None:
-            self._hold(slot, until)
-        return response
-
-    def _hold(self, slot: Slot, until: float) -> None:
-        """Stop the slot from starting downloads until *until* (monotonic)."""
-        if slot.latercall is not None:
-            slot.latercall.cancel()
-        downloader = self.crawler.engine.downloader
-        slot.latercall = call_later(max(0.0, until - time.monotonic()),
-                                    downloader._latercall, slot)

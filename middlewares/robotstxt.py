@@ -23,12 +23,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-
+from tdmguard.middlewares import compat
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.fetch import AUX_META, Fetched, PerOrigin, emit_snapshot, fetch_document
+from tdmguard.middlewares.fetch import Fetched, PerOrigin, emit_snapshot, fetch_document
 from tdmguard.middlewares.robotspolicy import RobotsPolicy
 from tdmguard.middlewares.settings import Config, load_ai_crawlers, require_enabled
 from tdmguard.middlewares.snapshots import request_origin
+from tdmguard.middlewares.vocab import AUX_META, add_reasons, is_allowed
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -37,17 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AUX_META", "REASONS_META", "SNAPSHOTS_META", "RobotsTxtMiddleware", "add_reasons"]
-
-REASONS_META = "tdmguard_reasons"
-SNAPSHOTS_META = "tdmguard_snapshots"
-
-
-def add_reasons(request: Request, reasons: list, kind: str | None = None,
-                sha256: str | None = None) -> None:
-    request.meta.setdefault(REASONS_META, []).extend(reasons)
-    if kind and sha256:
-        request.meta.setdefault(SNAPSHOTS_META, {})[kind] = sha256
+__all__ = ["RobotsTxtMiddleware"]
 
 
 class RobotsTxtMiddleware:
@@ -77,7 +68,7 @@ class RobotsTxtMiddleware:
         policy = await self.policy_for(origin)
         reasons = policy.evaluate(request.url)
         add_reasons(request, reasons, "robots.txt", policy.snapshot.sha256)
-        if any(r.blocks for r in reasons):
+        if not is_allowed(reasons):
             self.stats.inc_value("tdmguard/robotstxt/refused")
             logger.debug("Refused by robots.txt: %(request)s", {"request": request})
             raise Refused(reasons)
@@ -86,13 +77,11 @@ class RobotsTxtMiddleware:
             self._apply_delay(request, origin, policy.crawl_delay)
 
     def _apply_delay(self, request: Request, origin: str, delay: float) -> None:
-        downloader = self.crawler.engine.downloader
-        request.meta.setdefault(downloader.DOWNLOAD_SLOT, origin)
-        _key, slot = downloader._get_slot(request)
-        if slot.delay < delay or slot.jitter:
+        request.meta.setdefault(compat.downloader(self.crawler).DOWNLOAD_SLOT, origin)
+        _key, slot = compat.download_slot(self.crawler, request)
+        if slot.delay < delay or compat.slot_has_jitter(slot):
             # Jitter would shorten some waits below the site's Crawl-delay.
-            slot.delay = max(slot.delay, delay)
-            slot.jitter = 0.0
+            compat.set_slot_delay(slot, max(slot.delay, delay))
 
     async def policy_for(self, origin: str) -> RobotsPolicy:
         """The origin's robots.txt policy, fetched once while others wait."""
@@ -115,6 +104,7 @@ class RobotsTxtMiddleware:
             self.stats.inc_value(f"tdmguard/robotstxt/error/{name}")
             access, detail = "unreachable", got.error
         else:
+            assert status is not None  # no error: fetch_document kept the response
             self.stats.inc_value(f"tdmguard/robotstxt/status/{status // 100}xx")
             if got.too_many_redirects:
                 detail = f"more than {self.max_redirects} consecutive redirects"

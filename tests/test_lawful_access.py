@@ -15,18 +15,18 @@ from itertools import pairwise
 
 import pytest
 from scrapy.http import HtmlResponse, TextResponse
-from scrapy.utils.test import get_crawler
 
 from tdmguard.middlewares.addon import TdmGuard
 from tdmguard.middlewares.lawful import (
     DEFAULT_WALL_PATTERNS,
     LawfulAccessMiddleware,
-    PolitenessMiddleware,
     paywall_reasons,
-    retry_after_seconds,
     wall_patterns,
 )
+from tdmguard.middlewares.politeness import PolitenessMiddleware, retry_after_seconds
 from tdmguard.middlewares.settings import ConfigError
+
+from .compat import make_crawler
 from .conftest import by_url, check_json, run_cli
 from .test_addon import make_project, scrapy_crawl
 
@@ -143,6 +143,48 @@ def test_paywall_reader_negatives(path):
     response = HtmlResponse(f"{SITE}{path}", body=NOT_PAYWALLED[path].encode(),
                             encoding="utf-8")
     assert paywall_reasons(response) == []
+
+
+UTF16 = {"Content-Type": "text/html; charset=utf-16le"}
+
+
+def test_paywall_reader_honours_the_declared_charset():
+    # UTF-16 without a BOM: the marker is not ASCII bytes, the scan decodes first.
+    body = PAYWALLED["/ld-bool"].encode("utf-16-le")
+    response = HtmlResponse(f"{SITE}/utf16", body=body, headers=UTF16)
+    (reason,) = paywall_reasons(response)
+    assert reason.blocks and reason.source == "JSON-LD"
+
+
+def test_paywall_markup_deep_in_the_body():
+    body = ("<html><head><title>x</title></head><body>" + "<p>story</p>" * 20000
+            + PAYWALLED["/rdfa"] + "</body></html>").encode()
+    assert len(body) > 64 * 1024
+    (reason,) = paywall_reasons(HtmlResponse(f"{SITE}/long", body=body, encoding="utf-8"))
+    assert reason.source == "RDFa"
+
+
+def test_paywall_reads_the_response_signals_scan():
+    from tdmguard.middlewares.readers import htmlhead
+
+    response = HtmlResponse(f"{SITE}/ld-bool", body=PAYWALLED["/ld-bool"].encode(),
+                            headers={"Content-Type": "Text/HTML; charset=UTF-8"})
+    # as responsesignals.py scans it: the header decoded and lower-cased
+    ctype = response.headers[b"Content-Type"].decode("latin-1").lower()
+    head = htmlhead.scan(response.body, content_type=ctype)
+    assert head.free_marked and len(head.jsonld) == 1
+    assert paywall_reasons(response)
+    assert htmlhead.scan(response.body,
+                         content_type=response.headers[b"Content-Type"]) is head
+
+
+def test_utf16_paywall_is_dropped(web):
+    _site(web)
+    url = f"{SITE}/utf16"
+    web.add(url, PAYWALLED["/microdata"].encode("utf-16-le"), headers=UTF16)
+    (row,) = check_json(web, [url], "--user-agent", "TestBot")
+    assert row["allowed"] is False and row["stage"] == "dropped"
+    assert _lawful(row)[0]["source"] == "microdata"
 
 
 def test_paywall_reader_ignores_non_html():
@@ -431,7 +473,7 @@ def test_retry_after_future_date():
 
 
 def _crawler(**values):
-    crawler = get_crawler(settings_dict={"ADDONS": {TdmGuard: 0},
+    crawler = make_crawler(settings_dict={"ADDONS": {TdmGuard: 0},
                                          "TDMGUARD_USER_AGENT": "TestBot", **values})
     crawler._apply_settings()
     return crawler
@@ -446,9 +488,13 @@ def test_addon_wiring_and_httpauth_off():
 
 @pytest.mark.parametrize("values,message", [
     ({"HTTPAUTH_USER": "u", "HTTPAUTH_DOMAIN": None}, "HTTPAUTH_USER"),
-    ({"TDMGUARD_LOGIN_WALL_PATTERNS": "[not json"}, "not a JSON array"),
-    ({"TDMGUARD_LOGIN_WALL_PATTERNS": 5}, "give a list"),
-    ({"TDMGUARD_POLITENESS_MAX_WAIT": -1}, "cannot be negative"),
+    # One schema words every TDMGUARD_* error: setting, value, what is accepted.
+    ({"TDMGUARD_LOGIN_WALL_PATTERNS": "[not json"},
+     r"TDMGUARD_LOGIN_WALL_PATTERNS='\[not json' is not usable: expected regular"),
+    ({"TDMGUARD_LOGIN_WALL_PATTERNS": 5},
+     "TDMGUARD_LOGIN_WALL_PATTERNS=5 is not usable: expected regular expressions: a list"),
+    ({"TDMGUARD_POLITENESS_MAX_WAIT": -1},
+     "TDMGUARD_POLITENESS_MAX_WAIT=-1 is not usable: expected a number of seconds >= 0"),
 ])
 def test_addon_refuses_bad_settings(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -472,9 +518,13 @@ def test_comma_separated_patterns():
 
 
 def test_docstring_mentions_every_setting():
-    import tdmguard.middlewares.lawful as module
+    import tdmguard.middlewares.lawful as lawful
+    import tdmguard.middlewares.politeness as politeness
 
-    for name in ("TDMGUARD_LAWFUL_ACCESS_ENABLED", "TDMGUARD_LOGIN_WALL_PATTERNS",
-                 "TDMGUARD_POLITENESS_CONCURRENCY", "TDMGUARD_POLITENESS_DELAY",
-                 "TDMGUARD_POLITENESS_BACKOFF", "TDMGUARD_POLITENESS_MAX_WAIT"):
-        assert name in textwrap.dedent(module.__doc__ or "")
+    for module, names in (
+            (lawful, ("TDMGUARD_LAWFUL_ACCESS_ENABLED", "TDMGUARD_LOGIN_WALL_PATTERNS")),
+            (politeness, ("TDMGUARD_POLITENESS_ENABLED", "TDMGUARD_POLITENESS_CONCURRENCY",
+                          "TDMGUARD_POLITENESS_DELAY", "TDMGUARD_POLITENESS_BACKOFF",
+                          "TDMGUARD_POLITENESS_MAX_WAIT"))):
+        for name in names:
+            assert name in textwrap.dedent(module.__doc__ or ""), (module.__name__, name)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from protego import Protego
 
-from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers import robots
+
 from .conftest import REAL_WEB
 
 
@@ -165,3 +166,36 @@ def test_the_real_web_corpus_is_all_there():
         listed = (REAL_WEB / folder / "SOURCES.tsv").read_text(encoding="utf-8")
         assert listed.strip(), folder
     assert list((REAL_WEB / "tdmrep" / "well-known").iterdir())
+
+
+def test_reader_imports_no_protego_and_no_scrapy():
+    # The pattern engine is vendored (middlewares/readers/_protego.py), so no
+    # private Protego module is imported, nor Protego at all.
+    import subprocess
+    import sys
+
+    code = ("import sys, tdmguard.middlewares.readers.robots; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'protego', 'scrapy', 'twisted'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_vendored_protego_matches_protego_on_patterns_and_paths():
+    from tdmguard.middlewares.readers import _protego
+
+    body = "\n".join(["User-agent: *", *(f"Disallow: {p}" for p in PATTERNS)])
+    theirs = Protego.parse(body)
+    for url in PATHS:
+        ours = robots.parse(body).match(url, ["FooBot"]).allowed
+        assert ours == theirs.can_fetch(url, "FooBot"), url
+    assert _protego.PROTEGO_VERSION == "0.7.0"
+
+
+PATTERNS = ["/a%2Fb", "/%7Euser", "/*.php$", "/x*y*z", "/caf%C3%A9", "/sp ace", "/q?x=1",
+            "/fish*.php", "/$", "/%3D", "/ü"]
+PATHS = ["http://x/a/b", "http://x/a%2fb", "http://x/~user/p", "http://x/index.php",
+         "http://x/index.php?x", "http://x/x1y2z3", "http://x/café", "http://x/caf%c3%a9",
+         "http://x/sp%20ace", "http://x/q?x=1", "http://x/fishheads/catfish.php",
+         "http://x/", "http://x/=", "http://x/%C3%BC", "http://x/other"]

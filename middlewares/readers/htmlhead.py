@@ -13,6 +13,19 @@ character references in attribute values, and tolerates any garbage:
 unterminated quotes or comments end the scan, they never raise. It is linear
 in the input size. Meta tags seen after an implied body start (a ``<div>``
 before ``</head>``) are still collected, which can only find more signals.
+
+Bytes are decoded as the document declares (w3lib, as Scrapy's
+``response.text``): a byte-order mark, else the charset of the HTTP
+``Content-Type`` header (*content_type*), else ``<meta charset>`` or
+``http-equiv`` in the first 4 KiB, else UTF-8.
+
+The paywall check (``middlewares/lawful.py``) reads the same scan: when the
+document mentions ``isAccessibleForFree`` anywhere, the scan goes on past the
+head, through the whole document, collecting only JSON-LD blocks
+(:attr:`Head.jsonld`) and elements whose ``itemprop`` / ``property`` names
+it (:attr:`Head.free_props`); otherwise it stops where the head ends. The
+last scan is remembered, so checks that scan the same body object with the
+same arguments share one result (treat it as read-only).
 """
 
 from __future__ import annotations
@@ -20,6 +33,8 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+
+from ._charset import decode, normal_content_type
 
 #: Default number of bytes read from the start of a document.
 HEAD_LIMIT = 64 * 1024
@@ -30,6 +45,13 @@ _ATTR_NAME = re.compile(r"[^\s\"'>/=]+")
 _UNQUOTED = re.compile(r"[^\s>]+")
 _RAW_TEXT = ("script", "style", "title", "textarea", "template", "noframes", "xmp")
 _RAW_END = {name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE) for name in _RAW_TEXT}
+_BODY_SCAN = re.compile(
+    r"<(!--|(?:script|style|title|textarea|template|noframes|xmp)(?=[\s/>]))"
+    r"|isaccessibleforfree", re.IGNORECASE)
+_FREE = re.compile(r"isaccessibleforfree", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]*>")
+_PROP_ATTRS = (("itemprop", "microdata"), ("property", "RDFa"))
+_VOID = frozenset({"meta", "link", "img", "input", "br", "hr", "source", "area", "base"})
 RSL_TYPE = "application/rsl+xml"
 
 
@@ -69,6 +91,18 @@ class Script:
     line: int
 
 
+@dataclass(frozen=True, slots=True)
+class Prop:
+    """An element whose ``itemprop`` (microdata) or ``property`` (RDFa) names
+    ``isAccessibleForFree``; *value* is its ``content``, else ``href``, else
+    its text."""
+
+    kind: str
+    name: str
+    value: str
+    line: int
+
+
 @dataclass(slots=True)
 class Head:
     """What :func:`scan` found."""
@@ -76,6 +110,12 @@ class Head:
     metas: list[Meta] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     scripts: list[Script] = field(default_factory=list)
+    #: True when the document mentions ``isAccessibleForFree`` anywhere.
+    free_marked: bool = False
+    #: JSON-LD ``<script>`` blocks anywhere in the document (when free_marked).
+    jsonld: list[Script] = field(default_factory=list)
+    #: ``isAccessibleForFree`` microdata / RDFa anywhere (when free_marked).
+    free_props: list[Prop] = field(default_factory=list)
     #: True once ``</head>`` or ``<body`` was reached.
     complete: bool = False
     #: True when the byte limit cut the document before the head ended.
@@ -93,19 +133,6 @@ class Head:
             for link in self.links
             if "license" in link.rel and link.type == RSL_TYPE and link.href
         ]
-
-
-def _decode(body: bytes | str | None, limit: int) -> tuple[str, bool]:
-    if body is None:
-        return "", False
-    if isinstance(body, str):
-        return body[:limit], len(body) > limit
-    data = bytes(body)
-    cut = len(data) > limit
-    data = data[:limit]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", "replace"), cut
-    return data.decode("utf-8", "replace"), cut
 
 
 def _attributes(text: str, pos: int) -> tuple[dict[str, str], int]:
@@ -148,13 +175,53 @@ def _attributes(text: str, pos: int) -> tuple[dict[str, str], int]:
     return attrs, end
 
 
-def scan(body: bytes | str | None, limit: int = HEAD_LIMIT) -> Head:
-    """Scan the head of *body* (bytes or text); never raises on content."""
+def _mime(attrs: dict[str, str]) -> str:
+    return attrs.get("type", "").split(";", 1)[0].strip().lower()
+
+
+def _prop(head: Head, name: str, attrs: dict[str, str], text: str, after: int,
+          line: int) -> None:
+    """Record the element if its itemprop/property names isAccessibleForFree."""
+    for attr, kind in _PROP_ATTRS:
+        value = attrs.get(attr)
+        if value is not None and _FREE.search(value):
+            found = attrs.get("content") or attrs.get("href")
+            if not found and name not in _VOID:  # its text, as normalize-space(.)
+                close = re.compile(rf"</{re.escape(name)}[\s/>]", re.IGNORECASE)
+                end = close.search(text, after, after + 256)
+                chunk = text[after : end.start() if end else after + 256]
+                found = " ".join(html.unescape(_TAGS.sub(" ", chunk)).split())
+            head.free_props.append(Prop(kind, value.strip(), (found or "").strip(), line))
+            return
+
+
+_last: list[tuple[object, int, str | None, Head]] = []  # the last scan
+
+
+def scan(body: bytes | str | None, limit: int = HEAD_LIMIT,
+         content_type: bytes | str | None = None) -> Head:
+    """Scan the head of *body* (bytes or text); never raises on content.
+
+    *content_type* is the HTTP ``Content-Type`` header, whose charset (if any)
+    decodes the bytes unless a byte-order mark says otherwise.
+    """
+    key = (max(0, int(limit)), normal_content_type(content_type))
+    if _last and _last[0][0] is body and _last[0][1:3] == key and body is not None:
+        return _last[0][3]
+    head = _scan(body, *key)
+    _last[:] = [(body, *key, head)]
+    return head
+
+
+def _scan(body: bytes | str | None, limit: int, ctype: str | None) -> Head:
     head = Head()
-    text, cut = _decode(body, max(0, int(limit)))
+    text, head_end, cut, free = decode(body, limit, ctype)
+    head.free_marked = free
+    marks = _FREE.finditer(text) if free else iter(())
+    mark = next(marks, None)
     pos, line, counted = 0, 1, 0
     while True:
-        match = _TAG_START.search(text, pos)
+        match = _TAG_START.search(text, pos, head_end)
         if match is None:
             break
         start = match.start()
@@ -164,15 +231,23 @@ def scan(body: bytes | str | None, limit: int = HEAD_LIMIT) -> Head:
         if token == "!--":
             close = text.find("-->", match.end())
             if close < 0:
+                free = False  # nothing after it is markup
                 break
             pos = close + 3
             continue
         name = token.lower()
         if name == "/head" or name == "body":
             head.complete = True
+            pos = start  # the paywall scan reads <body> itself too
             break
         if name not in ("meta", "link") and name not in _RAW_TEXT:
             pos = match.end()
+            while mark is not None and mark.start() < start:
+                mark = next(marks, None)
+            # An element carrying the marker: read its attributes after all.
+            if mark is not None and text.find(">", pos, mark.start()) < 0:
+                attrs, pos = _attributes(text, pos)
+                _prop(head, name, attrs, text, pos, line)
             continue
         attrs, after = _attributes(text, match.end())
         raw = text[start:after].strip()
@@ -185,19 +260,62 @@ def scan(body: bytes | str | None, limit: int = HEAD_LIMIT) -> Head:
                     break
         elif name == "link":
             rel = tuple(attrs.get("rel", "").lower().split())
-            mime = attrs.get("type", "").split(";", 1)[0].strip().lower()
             head.links.append(
-                Link(rel, mime, attrs.get("href", "").strip(), line, raw[:500])
+                Link(rel, _mime(attrs), attrs.get("href", "").strip(), line, raw[:500])
             )
         else:  # raw text element: jump over its contents
             close_match = _RAW_END[name].search(text, after)
             stop = close_match.start() if close_match else len(text)
-            kind = attrs.get("type", "").split(";", 1)[0].strip().lower()
+            kind = _mime(attrs)
             if name == "script" and kind == RSL_TYPE:
                 head.scripts.append(Script(kind, text[after:stop], line))
+            elif free and name == "script" and "ld+json" in kind:
+                head.jsonld.append(Script(kind, text[after:stop], line))
             if close_match is None:
+                free = False
                 break
             after = close_match.end()
+        if free and name in ("meta", "link"):
+            _prop(head, name, attrs, text, after, line)
         pos = after
     head.truncated = cut and not head.complete
+    if free:
+        _scan_rest(head, text, pos, line, counted)
     return head
+
+
+def _scan_rest(head: Head, text: str, pos: int, line: int, counted: int) -> None:
+    """After the head: only JSON-LD blocks and isAccessibleForFree elements."""
+    while True:
+        match = _BODY_SCAN.search(text, pos)
+        if match is None:
+            return
+        start = match.start()
+        line += text.count("\n", counted, start)
+        counted = start
+        token = match.group(1)
+        if token == "!--":
+            close = text.find("-->", match.end())
+            if close < 0:
+                return
+            pos = close + 3
+        elif token:  # raw text element: only a JSON-LD script is kept
+            name = token.lower()
+            attrs, after = _attributes(text, match.end())
+            close_match = _RAW_END[name].search(text, after)
+            if name == "script" and "ld+json" in _mime(attrs):
+                stop = close_match.start() if close_match else len(text)
+                head.jsonld.append(Script(_mime(attrs), text[after:stop], line))
+            if close_match is None:
+                return
+            pos = close_match.end()
+        else:  # the marker: inside a start tag, or mere text?
+            lt = text.rfind("<", pos, start)
+            tag = _TAG_START.match(text, lt) if lt >= 0 else None
+            if tag is None or text.find(">", lt, start) >= 0 or tag.group(1)[0] in "/!":
+                pos = match.end()
+                continue
+            attrs, after = _attributes(text, tag.end())
+            _prop(head, tag.group(1).lower(), attrs, text, after,
+                  line - text.count("\n", lt, start))
+            pos = max(after, match.end())

@@ -11,8 +11,9 @@ NOT interfere"), user-agent values match product tokens case-insensitively as
 whole names, and every matching group is combined (§2.2.1).
 
 Pattern matching reuses Protego's percent-encoding normalisation and pattern
-engine, so paths and patterns compare octet for octet as §2.2.2 asks: the
-longest match wins, ``allow`` wins a tie, ``*`` and ``$`` as in §2.2.3.
+engine, vendored from Protego 0.7.0 in :mod:`._protego` (BSD-3-Clause), so
+paths and patterns compare octet for octet as §2.2.2 asks: the longest match
+wins, ``allow`` wins a tie, ``*`` and ``$`` as in §2.2.3.
 
 :func:`parse` never raises on content: unparseable lines are counted and
 skipped (§2.3.1.5 "Crawlers MUST use the parseable rules").
@@ -24,8 +25,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from protego._urlpattern import _URLPattern
-from protego._utils import _quote_path, _quote_pattern
+from ._protego import URLPattern, quote_path, quote_pattern
 
 #: RFC 9309 §2.2.1: product tokens are letters, "_" and "-" only.
 PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
@@ -67,7 +67,7 @@ class Rule:
     allow: bool
     pattern: str
     line: int
-    _compiled: _URLPattern | None = None
+    _compiled: URLPattern | None = None
 
     @property
     def priority(self) -> int:
@@ -108,19 +108,19 @@ class Match:
         return f"{self.rule} ({where}, line {self.groups[0].line})"
 
 
-def compile_pattern(pattern: str) -> _URLPattern | None:
+def compile_pattern(pattern: str) -> URLPattern | None:
     return _compile(pattern)
 
 
 @lru_cache(maxsize=65536)
-def _compile(pattern: str) -> _URLPattern | None:
-    quoted = _quote_pattern(pattern)
-    return _URLPattern(quoted) if quoted else None
+def _compile(pattern: str) -> URLPattern | None:
+    quoted = quote_pattern(pattern)
+    return URLPattern(quoted) if quoted else None
 
 
 def normalise_path(url_or_path: str) -> str:
     """The path and query of a URL, percent-encoded as RFC 9309 §2.2.2 says."""
-    return _quote_path(url_or_path)
+    return quote_path(url_or_path)
 
 
 def longest_match(rules: list[Rule], path: str) -> Rule | None:
