@@ -27,21 +27,25 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from scrapy.exceptions import IgnoreRequest
 from scrapy import Request as ScrapyRequest
+from scrapy.exceptions import IgnoreRequest
 
 from tdmguard.blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
 from tdmguard.middlewares.decisions import record_decision
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.fetch import AUX_META
-from tdmguard.middlewares.robotstxt import add_reasons
 from tdmguard.middlewares.settings import Config, ConfigError, require_enabled
-from tdmguard.middlewares.vocab import RESERVED, UNAVAILABLE, Reason
+from tdmguard.middlewares.vocab import (
+    AUX_META,
+    RESERVED,
+    UNAVAILABLE,
+    Reason,
+    add_reasons,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request

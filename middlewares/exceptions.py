@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import IgnoreRequest
 
-from tdmguard.middlewares.vocab import Reason
+from tdmguard.middlewares.vocab import Reason, blocks
 
 
 class Refused(IgnoreRequest):
@@ -16,7 +16,7 @@ class Refused(IgnoreRequest):
     def __init__(self, reasons: list[Reason], stage: str = "refused") -> None:
         self.reasons = reasons
         self.stage = stage
-        blocking = [r for r in reasons if r.blocks] or reasons
+        blocking = blocks(reasons) or reasons
         first = blocking[0] if blocking else None
         text = f"{first.protocol} {first.verdict}: {first.detail}" if first else "refused"
         super().__init__(f"Refused by tdmguard ({text})")

@@ -12,16 +12,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.python.failure import Failure
 
 from tdmguard.middlewares import signals
 from tdmguard.middlewares.snapshots import Snapshot, utcnow
+from tdmguard.middlewares.vocab import AUX_META
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Meta key marking tdmguard's own auxiliary fetches (value: the document kind).
-AUX_META = "tdmguard_aux"
 PRIORITY = 1000
 
 T = TypeVar("T")
@@ -105,7 +105,7 @@ async def gather(*awaitables: Awaitable[T]) -> list[T]:
     values: list[T] = []
     for ok, value in results:
         if not ok:
-            value.raiseException()
+            cast(Failure, value).raiseException()  # DeferredList: (False, Failure)
         values.append(value)
     return values
 

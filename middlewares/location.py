@@ -11,7 +11,12 @@ ledger snapshot:
 - RSL licences named by robots.txt ``License:`` (``TDMGUARD_RSL_ENABLED``;
   licences the operator holds: ``TDMGUARD_RSL_LICENSES``);
 - from the robots.txt already fetched: ``Content-Usage`` (IETF aipref),
-  ``Content-Signal`` (Cloudflare) and ``DisallowAITraining`` rules.
+  ``Content-Signal`` (Cloudflare) and ``DisallowAITraining`` rules
+  (``TDMGUARD_CONTENT_USAGE_ENABLED``, ``TDMGUARD_CONTENT_SIGNAL_ENABLED``,
+  ``TDMGUARD_DISALLOW_AI_TRAINING_ENABLED``).
+
+Which protocols run, what each fetches and how each is evaluated come from
+:mod:`tdmguard.middlewares.registry` (the location-stage entries switched on).
 
 A reservation here means the page is never requested. In ``rfc`` mode a
 tdmrep.json reservation is decided after the response (the spec lets a
@@ -25,18 +30,33 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-
+from tdmguard.middlewares import registry
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.fetch import AUX_META, Fetched, PerOrigin, body_of, fetch_snapshot, gather
-from tdmguard.middlewares.readers import aipref, aitraining, aitxt, contentsignal, rsl, tdmrep
+from tdmguard.middlewares.fetch import (
+    Fetched,
+    PerOrigin,
+    body_of,
+    fetch_snapshot,
+    gather,
+)
+from tdmguard.middlewares.registry import LOCATION, LocationContext, RobotsInput
 from tdmguard.middlewares.robotspolicy import RobotsPolicy
-from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware, add_reasons
+from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
 from tdmguard.middlewares.settings import Config, require_enabled
 from tdmguard.middlewares.snapshots import request_origin
-from tdmguard.middlewares.vocab import STRICT, UNAVAILABLE, Reason
+from tdmguard.middlewares.vocab import (
+    AUX_META,
+    SNAPSHOTS_META,
+    TDMREP_META,
+    UNAVAILABLE,
+    Reason,
+    add_reasons,
+    is_allowed,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -45,8 +65,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: request.meta key holding the origin's parsed tdmrep.json for the response check.
-TDMREP_META = "tdmguard_tdmrep_file"
+__all__ = ["DOC_LIMIT", "TDMREP_META", "LocationRulesMiddleware", "informative"]
+
 DOC_LIMIT = 512000
 
 
@@ -56,20 +76,9 @@ def informative(reasons: list[Reason]) -> list[Reason]:
 
 
 @dataclass(slots=True)
-class RobotsSignals:
-    """Signals carried inside one robots.txt version, parsed once."""
-
-    content_usage: aipref.ContentUsageRules
-    signals: contentsignal.ContentSignals
-    ai_training: aitraining.AiTrainingRules
-    licences: list[rsl.LicenseRef]
-
-
-@dataclass(slots=True)
 class OriginDocs:
-    tdmrep: tdmrep.TdmRepFile | None = None
-    aitxt: aitxt.AiTxt | None = None
-    rsl_docs: list[rsl.RslDocument] = field(default_factory=list)
+    #: Per protocol name: its documents for this origin, parsed.
+    docs: dict[str, list[Any]] = field(default_factory=dict)
     snapshots: dict[str, str] = field(default_factory=dict)
 
 
@@ -79,16 +88,21 @@ class LocationRulesMiddleware:
         require_enabled(s, "TDMGUARD_LOCATION_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
-        self.tdmrep_on = s.getbool("TDMGUARD_TDMREP_ENABLED", True)
         self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")
-        self.aitxt_on = s.getbool("TDMGUARD_AITXT_ENABLED", True)
-        self.rsl_on = s.getbool("TDMGUARD_RSL_ENABLED", True)
         self.rsl_held = tuple(s.getlist("TDMGUARD_RSL_LICENSES"))
+        #: The location-level protocols switched on, from the registry.
+        self.protocols = registry.evaluators(s.getbool, LOCATION)
+        self._in_robots = [p for p, _ in self.protocols if p.from_robots is not None]
+        self._documents = [p for p, _ in self.protocols if p.documents is not None]
+        self._parsers: dict[str, Callable[[bytes, int | None, str], Any]] = {}
+        for p in self._documents:
+            assert p.parse is not None, p.name  # the registry gives documents a parser
+            self._parsers[p.name] = p.parse
         self.ttl = min(s.getfloat("TDMGUARD_LOCATION_CACHE_TTL", 86400), 86400.0)
         self.retry_after = s.getfloat("TDMGUARD_LOCATION_RETRY_AFTER", 300)
         self.max_redirects = s.getint("TDMGUARD_ROBOTSTXT_MAX_REDIRECTS", 5)
         self._docs: PerOrigin[OriginDocs] = PerOrigin()
-        self._robots_signals: dict[str, RobotsSignals] = {}
+        self._robots_signals: dict[str, dict[str, Any]] = {}
         self._robots_mw: RobotsTxtMiddleware | None = None
         self.stats = crawler.stats
 
@@ -107,83 +121,62 @@ class LocationRulesMiddleware:
         if request.meta.get(AUX_META) or not request.url.startswith(("http://", "https://")):
             return
         origin = request_origin(request)
-        robots_mw = self._robots()
+        robots_mw = self._robots() if self._in_robots else None
         policy = None
         if robots_mw is not None:
             policy = robots_mw.cached_policy(origin) or await robots_mw.policy_for(origin)
         in_robots = self._signals_for(policy)
         docs = await self._docs.get(origin, lambda: self._load(origin, in_robots))
-        url, c = request.url, self.config
+        c = self.config
+        ctx = LocationContext(request.url, c.tokens, c.purpose, c.mode, self.matching,
+                              self.rsl_held, in_robots, docs.docs, request.meta)
         reasons: list[Reason] = []
-        if in_robots is not None:
-            # Only the readers that found something in this robots.txt: the
-            # others could only say "absent" (hot path).
-            cu, cs, at = in_robots.content_usage, in_robots.signals, in_robots.ai_training
-            if cu.ours or cu.star or cu.alt_ours or cu.alt_star:
-                reasons += cu.evaluate(url, True, c.purpose, c.mode)
-            if cs.ours or cs.star:
-                reasons += cs.evaluate(c.purpose, c.mode, url)
-            if at.ours or at.star or at.policy:
-                reasons += at.evaluate(url, c.purpose, c.mode)
-        if docs.tdmrep is not None:
-            request.meta[TDMREP_META] = docs.tdmrep
-            if c.mode == STRICT:
-                found = docs.tdmrep.evaluate(url, c.purpose, c.mode, self.matching)
-                reasons += [r for r in found if r.blocks]
-        if docs.aitxt is not None and docs.aitxt.state != "absent":
-            reasons += docs.aitxt.evaluate(url, c.tokens, c.purpose, c.mode)
-        if docs.rsl_docs:
-            reasons += rsl.evaluate_all(docs.rsl_docs, url, c.purpose, c.mode, self.rsl_held)
+        for _protocol, evaluate in self.protocols:
+            # Each evaluator answers [] at once when its protocol found nothing
+            # for this origin (hot path).
+            reasons += evaluate(ctx)
         reasons = informative(reasons)
-        request.meta.setdefault("tdmguard_snapshots", {}).update(docs.snapshots)
+        request.meta.setdefault(SNAPSHOTS_META, {}).update(docs.snapshots)
         add_reasons(request, reasons)
-        if any(r.blocks for r in reasons):
+        if not is_allowed(reasons):
             self.stats.inc_value("tdmguard/location/refused")
             logger.debug("Refused by a location-level reservation: %(request)s",
                          {"request": request})
             raise Refused(reasons)
 
-    def _signals_for(self, policy: RobotsPolicy | None) -> RobotsSignals | None:
+    def _signals_for(self, policy: RobotsPolicy | None) -> dict[str, Any]:
+        """What each protocol read inside this robots.txt version (parsed once)."""
         if policy is None or policy.parsed is None:
-            return None
+            return {}
         key = policy.snapshot.sha256
         found = self._robots_signals.get(key)
         if found is None:
-            tokens, url = self.config.tokens, policy.source
-            found = RobotsSignals(
-                aipref.ContentUsageRules.parse(policy.snapshot.body, tokens, url),
-                contentsignal.ContentSignals.from_robots(policy.parsed, tokens, url),
-                aitraining.AiTrainingRules.from_robots(policy.parsed, tokens, url),
-                rsl.discover(robots=policy.parsed, base_url=url) if self.rsl_on else [],
-            )
+            robots = RobotsInput(policy.snapshot.body, policy.parsed, self.config.tokens,
+                                 policy.source)
+            found = {}
+            for p in self._in_robots:
+                assert p.from_robots is not None
+                value = p.from_robots(robots)
+                if value is not None:
+                    found[p.name] = value
             self._robots_signals[key] = found
         return found
 
-    async def _load(self, origin: str, in_robots: RobotsSignals | None
+    async def _load(self, origin: str, in_robots: dict[str, Any]
                     ) -> tuple[OriginDocs, float]:
         # The documents are independent: fetched together, so a new origin
         # costs one round trip after robots.txt, not one per document.
         docs = OriginDocs()
-        jobs: list[tuple[str, str]] = []
-        if self.tdmrep_on:
-            jobs.append(("tdmrep.json", f"{origin}/.well-known/tdmrep.json"))
-        if self.aitxt_on:
-            jobs.append(("ai.txt", f"{origin}/ai.txt"))
-        for ref in in_robots.licences if in_robots is not None else []:
-            jobs.append(("rsl", ref.url))
-        fetched = await gather(*(self._get(origin, url, kind, docs) for kind, url in jobs))
+        jobs: list[tuple[str, str, str]] = []
+        for p in self._documents:
+            assert p.documents is not None
+            jobs += [(p.name, kind, url) for kind, url in p.documents(origin, in_robots)]
+        fetched = await gather(*(self._get(origin, url, kind, docs) for _, kind, url in jobs))
         failed = False
-        for (kind, _url), got in zip(jobs, fetched, strict=True):
-            if kind == "tdmrep.json":
-                docs.tdmrep = tdmrep.TdmRepFile.parse(_body(got), got.status, got.url)
-                failed |= docs.tdmrep.state == "error"
-            elif kind == "ai.txt":
-                docs.aitxt = aitxt.AiTxt.parse(_body(got), got.status, got.url)
-                failed |= docs.aitxt.state == "error"
-            else:
-                doc = rsl.RslDocument.parse(_body(got), got.status, got.url)
-                docs.rsl_docs.append(doc)
-                failed |= doc.state == "error"
+        for (name, _kind, _url), got in zip(jobs, fetched, strict=True):
+            doc = self._parsers[name](_body(got), got.status, got.url)
+            docs.docs.setdefault(name, []).append(doc)
+            failed |= getattr(doc, "state", "") == "error"
         ttl = self.retry_after if failed else self.ttl
         return docs, time.monotonic() + ttl
 

@@ -1,15 +1,16 @@
 """One origin's robots.txt, as fetched, turned into reasons per URL.
 
-Pure (no Scrapy): shared by the middleware and ``tdmguard check``. Access
-results follow RFC 9309 §2.3.1; ``strict`` mode adds the AI-crawler reading.
+Pure (no Scrapy or Twisted import): shared by the middleware and ``tdmguard
+check``. Access results follow RFC 9309 §2.3.1; ``strict`` mode adds the
+AI-crawler reading.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tdmguard.middlewares import robots
-from tdmguard.middlewares.settings import Config
+from tdmguard.middlewares.readers import robots
 from tdmguard.middlewares.snapshots import Snapshot
 from tdmguard.middlewares.vocab import (
     AI_INPUT,
@@ -21,6 +22,11 @@ from tdmguard.middlewares.vocab import (
     UNREADABLE,
     Reason,
 )
+
+if TYPE_CHECKING:
+    # Only the type: settings.py imports Scrapy, this module must not. Any
+    # object with ``tokens``, ``mode`` and ``purpose`` will do.
+    from tdmguard.middlewares.settings import Config
 
 PROTOCOL = "robots.txt"
 

@@ -19,14 +19,15 @@ and ``TDMGUARD_RSL_LICENSES`` apply as for robots.txt licences.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tdmguard.middlewares.fetch import PerOrigin, body_of, fetch_snapshot, gather
 from tdmguard.middlewares.location import DOC_LIMIT, informative
 from tdmguard.middlewares.readers import rsl
-from tdmguard.middlewares.robotstxt import SNAPSHOTS_META
 from tdmguard.middlewares.settings import Config, require_enabled
 from tdmguard.middlewares.snapshots import origin_of
+from tdmguard.middlewares.vocab import RSL_REFS_META, SNAPSHOTS_META
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -34,8 +35,7 @@ if TYPE_CHECKING:
 
     from tdmguard.middlewares.vocab import Reason
 
-#: request.meta key: licence references a response named (set by ResponseSignals).
-RSL_REFS_META = "tdmguard_rsl_refs"
+__all__ = ["RSL_REFS_META", "RslLicences"]
 
 
 class RslLicences:
@@ -60,7 +60,7 @@ class RslLicences:
         refs = [r for r in refs if f"rsl:{r.url}" not in snapshots]  # read via robots.txt
         if not refs:
             return []
-        found = await gather(*(self._licences.get(ref.url, lambda ref=ref: self._load(ref))
+        found = await gather(*(self._licences.get(ref.url, partial(self._load, ref))
                                for ref in refs))
         for ref, (_doc, sha256) in zip(refs, found, strict=True):
             snapshots[f"rsl:{ref.url}"] = sha256

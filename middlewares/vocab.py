@@ -1,10 +1,12 @@
-"""The decision vocabulary: purposes, reasons and decisions.
+"""The decision vocabulary: purposes, reasons, decisions and request meta keys.
 
 No Scrapy import here: readers, the ledger, the CLI and the policy documents
 all speak this small language. The precedence rule is written once, in
 :func:`blocks` and :func:`is_allowed`: any applicable reservation wins, and an
 unreadable signal fails closed (readers that follow a spec saying an error
-means "unset" report ``unavailable`` instead of ``unreadable``).
+means "unset" report ``unavailable`` instead of ``unreadable``). Every
+``request.meta`` key tdmguard sets is named here, and :func:`add_reasons` is
+the one way a check hands its reasons to the decision.
 """
 
 from __future__ import annotations
@@ -94,6 +96,34 @@ def blocks(reasons: Iterable[Reason]) -> list[Reason]:
 def is_allowed(reasons: Iterable[Reason]) -> bool:
     """A request is allowed when no reason reserves it or fails closed."""
     return not any(r.blocks for r in reasons)
+
+
+# -- request meta keys --------------------------------------------------------------
+
+#: Reasons found so far for this request (list of :class:`Reason`).
+REASONS_META = "tdmguard_reasons"
+#: sha256 of each rights document in force, by kind (``robots.txt``, ``rsl:<url>``...).
+SNAPSHOTS_META = "tdmguard_snapshots"
+#: Marks tdmguard's own auxiliary fetches (value: the document kind); rights checks skip them.
+AUX_META = "tdmguard_aux"
+#: The origin's parsed tdmrep.json, handed from the location check to the response check.
+TDMREP_META = "tdmguard_tdmrep_file"
+#: RSL licence references a response named, for the licence fetcher.
+RSL_REFS_META = "tdmguard_rsl_refs"
+#: The request's origin, and the URL it was computed for (a redirect changes both).
+ORIGIN_META = "tdmguard_origin"
+ORIGIN_URL_META = "tdmguard_origin_url"
+META_KEYS = (REASONS_META, SNAPSHOTS_META, AUX_META, TDMREP_META, RSL_REFS_META,
+             ORIGIN_META, ORIGIN_URL_META)
+
+
+def add_reasons(request: Any, reasons: Iterable[Reason], kind: str | None = None,
+                sha256: str | None = None) -> None:
+    """Add *reasons* to *request*'s decision (and cite the document *kind* by
+    its *sha256*). *request* is anything with a ``meta`` dict."""
+    request.meta.setdefault(REASONS_META, []).extend(reasons)
+    if kind and sha256:
+        request.meta.setdefault(SNAPSHOTS_META, {})[kind] = sha256
 
 
 @dataclass(slots=True)

@@ -22,7 +22,8 @@ Per origin (parse once, cache with the robots.txt / well-known file):
 - :mod:`.aitxt`: ``AiTxt.parse(body, status, url)``
 
 Per request (before download): each object's ``evaluate(url, ...)``, and
-``rsl.evaluate_all(documents, url, ...)``.
+``rsl.evaluate_all(documents, url, ...)``. The robots.txt readers' objects say
+``has_statements`` (cheap) so the hot path skips those with nothing to say.
 
 Per response: ``head = htmlhead.scan(body)`` once, then
 ``tdmrep.resolve(url, file, headers, head, asset.tdm)``,
@@ -30,13 +31,17 @@ Per response: ``head = htmlhead.scan(body)`` once, then
 ``noai.noai_reasons``, ``aitraining.directive_reasons`` and, for non-HTML
 bodies, ``asset = assets.read_asset(body, content_type, url)`` and
 ``asset.reasons()``.
+
+These signatures differ per reader; :mod:`tdmguard.middlewares.registry` wraps
+each in one uniform ``evaluate(ctx)`` per stage, with its switch, and the
+middlewares loop over that registry. A new reader needs one registry entry.
 """
 
 from __future__ import annotations
 
 from ._common import INTERNAL_ERROR, strongest
 
-#: Every ``Reason.protocol`` value these readers emit.
+#: Every ``Reason.protocol`` value these readers emit (each has a registry entry).
 PROTOCOLS = (
     "tdmrep",
     "content-usage",

@@ -16,7 +16,7 @@ caller passes ``crawlable``, e.g. ``robots.match(url, tokens).allowed``).
 
 Group formation: attach-05 defines ``Content-Usage`` as a *rule*, so, like
 Allow/Disallow, it ends a run of ``User-agent`` lines; RFC 9309 parsers that
-do not know it (``tdmguard.middlewares.robots``, Google's) treat it as an other record
+do not know it (``tdmguard.middlewares.readers.robots``, Google's) treat it as an other record
 that does not (vector R12). :meth:`ContentUsageRules.parse` reads the body
 both ways: the AIPREF grouping is the spec's, and where it states nothing for
 our purpose, strict mode also honours a reservation that only the RFC 9309
@@ -56,7 +56,7 @@ from typing import Any
 
 import http_sf
 
-from tdmguard.middlewares.robots import RobotsTxt, compile_pattern, normalise_path, parse
+from tdmguard.middlewares.readers.robots import RobotsTxt, compile_pattern, normalise_path, parse
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
@@ -341,6 +341,11 @@ class ContentUsageRules:
     #: The same two lists under the other group reading (strict mode only).
     alt_ours: list[UsageRule] = field(default_factory=list)
     alt_star: list[UsageRule] = field(default_factory=list)
+
+    @property
+    def has_statements(self) -> bool:
+        """False when :meth:`evaluate` could only say "absent" (cheap)."""
+        return bool(self.ours or self.star or self.alt_ours or self.alt_star)
 
     @classmethod
     def parse(

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tdmguard.middlewares.robots import (
+from tdmguard.middlewares.readers.robots import (
     Group,
     RobotsTxt,
     Rule,
@@ -79,6 +79,11 @@ class AiTrainingRules:
     star: list[Rule] = field(default_factory=list)
     #: (policy token, its group) for groups naming a policy-only token.
     policy: list[tuple[str, Group]] = field(default_factory=list)
+
+    @property
+    def has_statements(self) -> bool:
+        """False when :meth:`evaluate` could only say "absent" (cheap)."""
+        return bool(self.ours or self.star or self.policy)
 
     @classmethod
     def from_robots(

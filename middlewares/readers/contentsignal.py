@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tdmguard.middlewares.robots import RobotsTxt
+from tdmguard.middlewares.readers.robots import RobotsTxt
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
@@ -150,6 +150,11 @@ class ContentSignals:
     url: str = ""
     ours: list[tuple[str, str]] = field(default_factory=list)  # (value, rule)
     star: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def has_statements(self) -> bool:
+        """False when :meth:`evaluate` could only say "absent" (cheap)."""
+        return bool(self.ours or self.star)
 
     @classmethod
     def from_robots(
