@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tdmguard.crawler.cli import cli
+
 from .conftest import ROOT, run_cli
 
 DATA = ROOT / "tests" / "data" / "blocklists"
