@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
+
+from tdmguard.middlewares.vocab import ORIGIN_META, ORIGIN_URL_META
 
 
 def utcnow() -> str:
@@ -19,10 +21,10 @@ def utcnow() -> str:
 def request_origin(request: Any) -> str:
     """:func:`origin_of` the request's URL, computed once per request."""
     meta = request.meta
-    origin = meta.get("tdmguard_origin")
-    if origin is None or meta.get("tdmguard_origin_url") != request.url:
-        origin = meta["tdmguard_origin"] = origin_of(request.url)
-        meta["tdmguard_origin_url"] = request.url
+    origin: str | None = meta.get(ORIGIN_META)
+    if origin is None or meta.get(ORIGIN_URL_META) != request.url:
+        origin = meta[ORIGIN_META] = origin_of(request.url)
+        meta[ORIGIN_URL_META] = request.url
     return origin
 
 
