@@ -10,20 +10,30 @@ A user-set User-Agent that does not carry the token is a start-up error.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import sys
 from typing import TYPE_CHECKING
 
-from scrapy.settings import default_settings
+from scrapy.settings import SETTINGS_PRIORITIES, default_settings
 
-from tdmguard.middlewares import blocklist, lawful
+from tdmguard.middlewares import blocklist, lawful, politeness
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from tdmguard.middlewares.decisions import DecisionMiddleware
-from tdmguard.middlewares.lawful import LawfulAccessMiddleware, PolitenessMiddleware
+from tdmguard.middlewares.lawful import LawfulAccessMiddleware
 from tdmguard.middlewares.location import LocationRulesMiddleware
+from tdmguard.middlewares.politeness import PolitenessMiddleware
 from tdmguard.middlewares.provenance import ProvenanceLog
-from tdmguard.middlewares.runtime import GcFreeze
 from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
-from tdmguard.middlewares.settings import DEFAULTS, ConfigError, build_user_agent, parse_tokens
+from tdmguard.middlewares.runtime import GcFreeze
+from tdmguard.middlewares.settings import (
+    DEFAULTS,
+    ConfigError,
+    build_user_agent,
+    parse_tokens,
+    validate,
+)
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -45,12 +55,38 @@ SPIDER_COMPONENTS: dict[type, int] = {BlocklistSpiderMiddleware: 60}
 EXTENSIONS: dict[type, int] = {ProvenanceLog: 500, GcFreeze: 510}
 
 
+def _under_scrapy_command_line() -> bool:
+    """True when Scrapy's own command line (``scrapy crawl``) runs this crawl."""
+    return any(f.function == "execute" and f.filename.endswith(os.path.join("scrapy", "cmdline.py"))
+               for f in inspect.stack(context=0))
+
+
 class TdmGuard:
     """tdmguard's Scrapy add-on."""
 
     def update_settings(self, settings: Settings) -> None:
+        try:
+            self._update_settings(settings)
+        except ConfigError as exc:
+            if not _under_scrapy_command_line():
+                raise
+            # `scrapy crawl` would log a traceback from inside a Deferred and
+            # exit 1: a settings error is the user's to fix, one line, status 2
+            # (nothing is open yet at add-on time, so nothing is lost).
+            sys.stdout.flush()
+            sys.stderr.write(f"tdmguard: error: {exc}\n")
+            sys.stderr.flush()
+            os._exit(2)
+
+    def _update_settings(self, settings: Settings) -> None:
         for name, value in DEFAULTS.items():
             settings.set(name, value, "addon")
+        # One typed schema: a bad value or an unknown TDMGUARD_* name stops the
+        # crawl with one line; the typed values replace what the user wrote.
+        for name, value in validate(settings).items():
+            priority = settings.getpriority(name)
+            if priority is not None and priority > SETTINGS_PRIORITIES["addon"]:
+                settings.set(name, value, priority)
         settings.set("ROBOTSTXT_OBEY", False, "addon")
         mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
         if SCRAPY_ROBOTS not in mws:
@@ -64,6 +100,7 @@ class TdmGuard:
         # Never crawl logged in: HttpAuthMiddleware off, credential settings refused.
         lawful.refuse_credentials(settings)
         lawful.check_settings(settings)
+        politeness.check_settings(settings)
         # A missing or unusable list file stops the crawl before it starts.
         blocklist.check_settings(settings)
 

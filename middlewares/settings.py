@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import SETTINGS_PRIORITIES
 
-from tdmguard.middlewares.robots import is_product_token
+from tdmguard.middlewares import schema
+from tdmguard.middlewares.readers.robots import is_product_token
 from tdmguard.middlewares.vocab import MODES, PURPOSES, STRICT, TRAIN_AI
 
 if TYPE_CHECKING:
@@ -30,51 +32,14 @@ def require_enabled(settings: BaseSettings, *switches: str) -> None:
     if off:
         raise NotConfigured(f"{' and '.join(off)} off")
 
-DEFAULTS: dict[str, Any] = {
-    "TDMGUARD_USER_AGENT": None,
-    "TDMGUARD_USER_AGENT_INFO": None,
-    "TDMGUARD_MODE": STRICT,
-    "TDMGUARD_PURPOSE": TRAIN_AI,
-    "TDMGUARD_DB": None,
-    "TDMGUARD_DB_BATCH_SIZE": 5000,
-    "TDMGUARD_DB_FLUSH_INTERVAL": 1.0,
-    "TDMGUARD_GC_FREEZE": True,
-    "TDMGUARD_ROBOTSTXT_ENABLED": True,
-    "TDMGUARD_ROBOTSTXT_CACHE_TTL": 86400,
-    "TDMGUARD_ROBOTSTXT_RETRY_AFTER": 300,
-    "TDMGUARD_ROBOTSTXT_MAX_BYTES": 500 * 1024,
-    "TDMGUARD_ROBOTSTXT_MAX_REDIRECTS": 5,
-    "TDMGUARD_ROBOTSTXT_TOO_MANY_REDIRECTS": "unreachable",
-    "TDMGUARD_ROBOTSTXT_CRAWL_DELAY": True,
-    "TDMGUARD_AI_CRAWLERS": None,
-    # every other machine-readable reservation (issue 4)
-    "TDMGUARD_LOCATION_ENABLED": True,
-    "TDMGUARD_LOCATION_CACHE_TTL": 86400,
-    "TDMGUARD_LOCATION_RETRY_AFTER": 300,
-    "TDMGUARD_TDMREP_ENABLED": True,
-    "TDMGUARD_TDMREP_MATCHING": "first",
-    "TDMGUARD_AITXT_ENABLED": True,
-    "TDMGUARD_RSL_ENABLED": True,
-    "TDMGUARD_RSL_LICENSES": [],
-    "TDMGUARD_RESPONSE_SIGNALS_ENABLED": True,
-    "TDMGUARD_ASSETS_ENABLED": True,
-    # lawful access (issue 5)
-    "TDMGUARD_BLOCKLIST_ENABLED": True,
-    "TDMGUARD_BLOCKLISTS": [],
-    "TDMGUARD_BLOCKLIST_SHIPPED": True,
-    "TDMGUARD_BLOCKLIST_ADVISORY": "block",
-    "TDMGUARD_LAWFUL_ACCESS_ENABLED": True,
-    "TDMGUARD_LOGIN_WALL_PATTERNS": None,
-    "TDMGUARD_POLITENESS_ENABLED": True,
-    "TDMGUARD_POLITENESS_CONCURRENCY": 2,
-    "TDMGUARD_POLITENESS_DELAY": 0.25,
-    "TDMGUARD_POLITENESS_BACKOFF": 2.0,
-    "TDMGUARD_POLITENESS_MAX_WAIT": 600.0,
-}
+#: The defaults the add-on sets at ``"addon"`` priority: declared, with each
+#: setting's type and accepted values, once in :mod:`tdmguard.middlewares.schema`.
+DEFAULTS: dict[str, Any] = schema.DEFAULTS
 
 
-class ConfigError(ValueError):
-    """A tdmguard setting is unusable; the message says which and how to fix it."""
+
+#: A tdmguard setting is unusable; the message says which and how to fix it.
+ConfigError = schema.SettingError
 
 
 def tdmguard_version() -> str:
@@ -148,21 +113,22 @@ class Config:
         return cls(tokens, mode, purpose)
 
 
+def user_values(settings: BaseSettings) -> dict[str, Any]:
+    """The ``TDMGUARD_*`` values set above the add-on's defaults (project,
+    spider, command line), as written."""
+    return {name: settings.get(name) for name in settings
+            if name.startswith(schema.PREFIX)
+            and (settings.getpriority(name) or 0) > SETTINGS_PRIORITIES["addon"]}
+
+
+def validate(settings: BaseSettings) -> dict[str, Any]:
+    """Every ``TDMGUARD_*`` setting typed, or a one-line :class:`ConfigError`
+    naming the setting, the value and what is accepted (an unknown name gets
+    the closest known one)."""
+    return schema.parse_all(user_values(settings), names=list(settings))
+
+
 def effective_settings(settings: BaseSettings) -> dict[str, Any]:
-    """The TDMGUARD_* values in force (for the ledger's crawls row)."""
-    out = {}
-    getters = {bool: settings.getbool, int: settings.getint, float: settings.getfloat,
-               list: settings.getlist}
-    for name in sorted(set(DEFAULTS) | {k for k in settings if k.startswith("TDMGUARD_")}):
-        # Typed as the default is, so "-s X=False" is recorded as false.
-        getter = getters.get(type(DEFAULTS.get(name)))
-        try:
-            value = getter(name) if getter else settings.get(name)
-        except (TypeError, ValueError):
-            value = settings.get(name)
-        try:
-            json.dumps(value)
-        except TypeError:
-            value = repr(value)
-        out[name] = value
-    return out
+    """The typed TDMGUARD_* values in force (for the ledger's crawls row)."""
+    typed = validate(settings)
+    return {name: typed[name] for name in sorted(typed)}

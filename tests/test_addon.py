@@ -9,13 +9,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from scrapy.utils.test import get_crawler
 
 from tdmguard.middlewares.addon import SCRAPY_ROBOTS, TdmGuard
 from tdmguard.middlewares.decisions import DecisionMiddleware
 from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
 from tdmguard.middlewares.settings import ConfigError
-from .conftest import ROOT, cli_env
+
+from .compat import make_crawler as get_crawler  # Scrapy 2.14 and 2.19
+from .conftest import cli_env
 
 SPIDER = '''
 import scrapy
@@ -146,7 +147,8 @@ def test_addon_settings_and_user_overrides():
 
 @pytest.mark.parametrize("values,message", [
     ({}, "TDMGUARD_USER_AGENT is not set"),
-    ({"TDMGUARD_USER_AGENT": "Example Bot"}, "not an RFC 9309 product token"),
+    ({"TDMGUARD_USER_AGENT": "Example Bot"},
+     "TDMGUARD_USER_AGENT='Example Bot' is not usable: expected RFC 9309 product token"),
     ({"TDMGUARD_USER_AGENT": "ExampleBot", "USER_AGENT": "Mozilla/5.0"},
      "does not carry the product token"),
 ])

@@ -1,0 +1,105 @@
+"""One typed schema for every TDMGUARD_* setting: bad values and unknown names
+are one-line errors naming the setting, the value and what is accepted."""
+
+from __future__ import annotations
+
+import doctest
+import re
+
+import pytest
+
+from tdmguard.middlewares import schema
+from tdmguard.middlewares.schema import SCHEMA, SettingError, parse_all, parse_value
+
+from .conftest import ROOT
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(schema).failed == 0
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", "3600", 3600.0),
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", 60, 60.0),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", "False", False),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", "0", False),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", "on", True),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", False, False),
+    ("TDMGUARD_MODE", "RFC", "rfc"),
+    ("TDMGUARD_DB_BATCH_SIZE", "200", 200),
+    ("TDMGUARD_BLOCKLISTS", "a.txt, b.txt", ["a.txt", "b.txt"]),
+    ("TDMGUARD_BLOCKLISTS", '["a,1.txt"]', ["a,1.txt"]),
+    ("TDMGUARD_RSL_LICENSES", [], []),
+    ("TDMGUARD_USER_AGENT", "ExampleBot, Other-Bot", ["ExampleBot", "Other-Bot"]),
+    ("TDMGUARD_LOGIN_WALL_PATTERNS", "login,/sso/", ["login", "/sso/"]),
+])
+def test_values_a_user_may_write_parse_to_their_type(name, value, expected) -> None:
+    assert parse_value(name, value) == expected
+    assert type(parse_value(name, value)) is type(expected)
+
+
+@pytest.mark.parametrize(("name", "value", "accepts"), [
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", "abc", "a number of seconds >= 0"),
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", "-5", "a number of seconds >= 0"),
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", "nan", "a number of seconds >= 0"),
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL", True, "a number of seconds >= 0"),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", "maybe", "true or false"),
+    ("TDMGUARD_ROBOTSTXT_ENABLED", 2, "true or false"),
+    ("TDMGUARD_MODE", "lenient", "strict or rfc"),
+    ("TDMGUARD_PURPOSE", "everything", "train-ai, search, ai-input"),
+    ("TDMGUARD_DB_BATCH_SIZE", "1.5", "a whole number >= 1"),
+    ("TDMGUARD_DB_BATCH_SIZE", "0", "a whole number >= 1"),
+    ("TDMGUARD_BLOCKLISTS", "[not json", "list file paths"),
+    ("TDMGUARD_BLOCKLISTS", 5, "list file paths"),
+    ("TDMGUARD_USER_AGENT", "Example Bot/1.0", "RFC 9309 product token"),
+    ("TDMGUARD_LOGIN_WALL_PATTERNS", "([", "regular expressions"),
+    ("TDMGUARD_TDMREP_MATCHING", "shortest", "first or longest"),
+])
+def test_a_bad_value_is_one_line_naming_setting_value_and_what_is_accepted(
+        name, value, accepts) -> None:
+    with pytest.raises(SettingError) as info:
+        parse_value(name, value)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{name}={value!r} is not usable: expected ")
+    assert accepts in message
+
+
+@pytest.mark.parametrize(("wrong", "meant"), [
+    ("TDMGUARD_ROBOTSTXT_CACHE_TL", "TDMGUARD_ROBOTSTXT_CACHE_TTL"),
+    ("TDMGUARD_ROBOTS_ENABLED", "TDMGUARD_ROBOTSTXT_ENABLED"),
+    ("TDMGUARD_TDMREP_ENABLE", "TDMGUARD_TDMREP_ENABLED"),
+    ("TDMGUARD_BLOCKLIST", "TDMGUARD_BLOCKLISTS"),
+])
+def test_a_misspelled_name_is_an_error_with_the_closest_name(wrong, meant) -> None:
+    with pytest.raises(SettingError, match=f"unknown setting {wrong}: did you mean {meant}\\?"):
+        parse_all({wrong: "1"})
+
+
+def test_a_name_nothing_resembles_is_still_an_error() -> None:
+    with pytest.raises(SettingError, match="unknown setting TDMGUARD_XYZZY "):
+        parse_all({"TDMGUARD_XYZZY": "1"})
+
+
+def test_other_settings_are_not_ours_to_judge() -> None:
+    typed = parse_all({"DOWNLOAD_DELAY": "x", "TDMGUARD_MODE": "rfc"})
+    assert typed["TDMGUARD_MODE"] == "rfc" and "DOWNLOAD_DELAY" not in typed
+
+
+def test_every_setting_typed_with_defaults_filled_in() -> None:
+    typed = parse_all({"TDMGUARD_USER_AGENT": "ExampleBot"})
+    assert set(typed) == set(SCHEMA)
+    assert typed["TDMGUARD_ROBOTSTXT_ENABLED"] is True
+    assert typed["TDMGUARD_ROBOTSTXT_CACHE_TTL"] == 86400.0
+
+
+def test_every_setting_the_code_reads_is_in_the_schema_and_vice_versa() -> None:
+    used: set[str] = set()
+    for folder in ("middlewares", "blocklists", "crawler", "policy"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "schema.py":
+                continue  # the declarations themselves
+            used |= set(re.findall(r"\bTDMGUARD_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    # Names that are not settings: environment variables of the CLI.
+    assert used - set(SCHEMA) == set()
+    assert set(SCHEMA) - used == set()
