@@ -4,139 +4,247 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
-
-def _snapshot(db: sqlite_utils.Database, sha: str, kind: str) -> dict[str, Any]:
-    rows = list(db.query("SELECT kind, url, fetched_at, status, error, body, sha256 "
-                         "FROM snapshots WHERE sha256 = ?", [sha]))
-    if not rows:
-        return {"kind": kind, "sha256": sha, "missing": True}
-    r = rows[0]
-    body = r["body"] or b""
-    return {"kind": r["kind"], "url": r["url"], "fetched_at": r["fetched_at"],
-            "status": r["status"], "error": r["error"], "sha256": r["sha256"],
-            "body": body.decode("utf-8", "replace")}
+from tdmguard.crawler.output import escape_lines, escape_md, escape_text, fence
+from tdmguard.middlewares import describe, registry
+from tdmguard.middlewares.vocab import BLOCKING_VERDICTS
 
 
-def evidence_for_url(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
+def _body_text(body: Any) -> str:
+    body = body or b""
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+
+def _snapshots_of(db: sqlite_utils.Database, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rights documents a decision cites, each with ITS fetch (the URL and
+    time this crawl fetched it), not the first URL the same bytes were seen at."""
+    linked = list(db.query(
+        "SELECT ds.kind, s.kind AS doc_kind, s.sha256, s.status, s.error, s.body, "
+        "COALESCE(f.url, s.url) AS url, COALESCE(f.fetched_at, s.fetched_at) AS fetched_at "
+        "FROM decision_snapshots ds JOIN snapshots s ON s.id = ds.snapshot_id "
+        "LEFT JOIN snapshot_fetches f ON f.id = ds.fetch_id "
+        "WHERE ds.decision_id = ? ORDER BY ds.kind", [row["id"]]))
+    found = {r["kind"]: r for r in linked}
+    out = []
+    for kind, sha in sorted(json.loads(row["snapshots"] or "{}").items()):
+        r = found.get(kind)
+        if r is None:
+            out.append({"kind": kind, "sha256": sha, "missing": True})
+            continue
+        out.append({"kind": r["doc_kind"], "cited_as": kind, "url": r["url"],
+                    "fetched_at": r["fetched_at"],
+                    "status": r["status"], "error": r["error"], "sha256": r["sha256"],
+                    "body": _body_text(r["body"])})
+    return out
+
+
+def lookup_forms(url: str) -> list[str]:
+    """The forms a decision's URL may be stored in for the URL a person asks
+    about: as given, as Scrapy requests it (``safe_url_string``), and
+    canonicalised the way w3lib does (scheme and host lower-cased, default
+    port dropped, fragment dropped); the first is the canonical form."""
+    from w3lib.url import canonicalize_url, safe_url_string
+
+    given = url.strip()
+    forms: list[str] = []
+    try:
+        safe = safe_url_string(given)
+        parts = urlsplit(safe)
+        port = parts.port
+        host = (parts.hostname or "").rstrip(".")
+        scheme = parts.scheme.lower()
+        netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+        if parts.username or parts.password:
+            netloc = parts.netloc.rpartition("@")[0] + "@" + netloc
+        canonical = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+        forms += [canonical, urlunsplit((scheme, netloc, parts.path or "/", parts.query,
+                                         parts.fragment)), safe,
+                  canonicalize_url(safe, keep_fragments=False)]
+    except ValueError:
+        pass
+    forms.append(given)
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def evidence_for_url(db: sqlite_utils.Database, url: str,
+                     prefix: bool = False) -> dict[str, Any]:
+    """Every decision for ``url`` (any stored form of it, see
+    :func:`lookup_forms`), or with ``prefix`` under that URL prefix, newest first."""
+    if prefix:
+        start = url
+        # Every string that starts with the prefix sorts in [prefix, prefix+1):
+        # a range over the url index, not a LIKE scan.
+        stop = url[:-1] + chr(ord(url[-1]) + 1) if url else "\U0010ffff"
+        rows = db.query("SELECT * FROM decisions WHERE url >= ? AND url < ? "
+                        "ORDER BY at DESC, id DESC", [start, stop])
+        looked_up = [url]
+    else:
+        looked_up = lookup_forms(url)
+        marks = ", ".join("?" for _ in looked_up)
+        rows = db.query(f"SELECT * FROM decisions WHERE url IN ({marks}) "
+                        "ORDER BY at DESC, id DESC", looked_up)
     records = []
-    for row in db.query("SELECT * FROM decisions WHERE url = ? ORDER BY at DESC, id DESC",
-                        [url]):
-        snaps = json.loads(row["snapshots"] or "{}")
+    for row in rows:
         records.append({
-            "id": row["id"], "at": row["at"], "allowed": bool(row["allowed"]),
+            "id": row["id"], "url": row["url"], "at": row["at"],
+            "allowed": bool(row["allowed"]),
             "stage": row["stage"], "reasons": json.loads(row["reasons"]),
-            "snapshots": [_snapshot(db, sha, kind) for kind, sha in sorted(snaps.items())],
+            "snapshots": _snapshots_of(db, row),
             "status": row["status"], "content_sha256": row["content_sha256"],
             "user_agent": row["user_agent"], "purpose": row["purpose"],
             "crawl_id": row["crawl_id"], "hash": row["hash"],
         })
-    return {"url": url, "records": records}
+    return {"url": url, "looked_up": looked_up, "prefix": prefix, "records": records}
 
 
-def evidence_for_domain(db: sqlite_utils.Database, domain: str) -> dict[str, Any]:
+def evidence_across(ledgers: Sequence[tuple[str, sqlite_utils.Database]],
+                    url: str, prefix: bool = False) -> dict[str, Any]:
+    """Every decision for ``url`` (or under it, ``prefix``) in all ``(name,
+    db)`` ledgers, newest first; each record names its ``ledger``."""
+    found = [(name, evidence_for_url(db, url, prefix)) for name, db in ledgers]
+    records = [{"ledger": name, **rec} for name, ev in found for rec in ev["records"]]
+    records.sort(key=lambda r: (r["at"] or "", r["id"]), reverse=True)
+    looked_up = found[0][1]["looked_up"] if found else [url]
+    return {"url": url, "looked_up": looked_up, "prefix": prefix, "records": records}
+
+
+def evidence_for_domain(db: sqlite_utils.Database | Sequence[sqlite_utils.Database],
+                        domain: str) -> dict[str, Any]:
+    """Decisions under a registrable domain counted by verdict and by
+    protocol/verdict, over one ledger or several."""
     verdicts: Counter[str] = Counter()
     protocols: Counter[str] = Counter()
     urls = set()
-    for row in db.query("SELECT url, allowed, stage, reasons FROM decisions WHERE domain = ?",
-                        [domain.lower().rstrip(".")]):
-        urls.add(row["url"])
-        verdicts[row["stage"] if not row["allowed"] else "allowed"] += 1
-        for reason in json.loads(row["reasons"]):
-            protocols[f"{reason['protocol']}/{reason['verdict']}"] += 1
+    for d in [db] if isinstance(db, sqlite_utils.Database) else db:
+        for row in d.query("SELECT url, allowed, stage, reasons FROM decisions "
+                           "WHERE domain = ?", [domain.lower().rstrip(".")]):
+            urls.add(row["url"])
+            verdicts[row["stage"] if not row["allowed"] else "allowed"] += 1
+            for reason in json.loads(row["reasons"]):
+                protocols[f"{reason['protocol']}/{reason['verdict']}"] += 1
     return {"domain": domain, "decisions": sum(verdicts.values()), "urls": len(urls),
             "by_verdict": dict(verdicts), "by_protocol": dict(sorted(protocols.items()))}
 
 
+def domain_counts(ev: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`evidence_for_domain` as records, one per count."""
+    rows = [{"domain": ev["domain"], "count_of": "decisions", "count": ev["decisions"]},
+            {"domain": ev["domain"], "count_of": "urls", "count": ev["urls"]}]
+    rows += [{"domain": ev["domain"], "count_of": f"verdict/{k}", "count": v}
+             for k, v in sorted(ev["by_verdict"].items())]
+    rows += [{"domain": ev["domain"], "count_of": f"protocol/{k}", "count": v}
+             for k, v in ev["by_protocol"].items()]
+    return rows
+
+
 def render_url_evidence(ev: dict[str, Any], fmt: str) -> str:
+    """The evidence for one URL as a plain-text (``table``) or Markdown (``md``)
+    document; ``json`` as one object. Web text is escaped, never printed raw."""
     if fmt == "json":
         return json.dumps(ev, indent=2)
-    out = []
     md = fmt == "md"
-    out.append(f"# Evidence for {ev['url']}" if md else f"Evidence for {ev['url']}")
+    text = escape_md if md else escape_text
+    what = "under the prefix " if ev.get("prefix") else "for "
+    out = [f"# Evidence {what}{text(ev['url'])}" if md else
+           f"Evidence {what}{text(ev['url'])}"]
+    others = [u for u in ev.get("looked_up", []) if u != ev["url"]]
+    if others and not ev.get("prefix"):
+        out.append(f"Looked up as stored by a crawl: {', '.join(text(u) for u in others)}")
     if not ev["records"]:
-        out.append("No decision recorded for this URL.")
+        out.append("No decision recorded for this URL." if not ev.get("prefix") else
+                   "No decision recorded under this prefix.")
     for rec in ev["records"]:
-        verdict = "ALLOWED" if rec["allowed"] else f"REFUSED ({rec['stage']})"
-        out.append(("\n## " if md else "\n") + f"{rec['at']}  {verdict}  status={rec['status']}"
-                   f"  decision #{rec['id']}")
+        verdict = "ALLOWED" if rec["allowed"] else f"REFUSED ({text(rec['stage'])})"
+        where = f" in {text(rec['ledger'])}" if rec.get("ledger") else ""
+        if rec.get("url") and rec["url"] != ev["url"]:
+            out.append(("\n## " if md else "\n") + text(rec["url"]))
+        out.append(("\n## " if md else "\n") + f"{text(rec['at'])}  {verdict}  "
+                   f"status={text(rec['status'])}  decision #{rec['id']}{where}")
         for r in rec["reasons"]:
-            out.append(f"{'- ' if md else '  '}{r['protocol']} {r['verdict']}: {r['detail']}"
-                       f" [{r['rule']}]")
+            out.append(f"{'- ' if md else '  '}{text(r['protocol'])} {text(r['verdict'])}: "
+                       f"{text(r['detail'])} [{text(r['rule'])}]")
         for s in rec["snapshots"]:
-            out.append(f"{'### ' if md else '  -- '}{s['kind']} {s.get('url', '')} fetched "
-                       f"{s.get('fetched_at')} status {s.get('status')} sha256 {s['sha256']}")
-            body = s.get("body", "")
-            out.append("```\n" + body + "\n```" if md else
-                       "\n".join("     | " + line for line in body.splitlines()))
+            out.append(f"{'### ' if md else '  -- '}{text(s['kind'])} {text(s.get('url', ''))} "
+                       f"fetched {text(s.get('fetched_at'))} status {text(s.get('status'))} "
+                       f"sha256 {text(s['sha256'])}")
+            lines = escape_lines(s.get("body", ""))
+            if md:
+                body = "\n".join(lines)
+                out.append(f"{fence(body)}\n{body}\n{fence(body)}")
+            else:
+                out.append("\n".join("     | " + line for line in lines))
     return "\n".join(out)
 
 
-#: Each protocol the summary can name, and the settings that must all be on.
-PROTOCOL_SWITCHES = [
-    ("robots.txt (RFC 9309)", ("TDMGUARD_ROBOTSTXT_ENABLED",)),
-    ("TDMRep (W3C CG report 2024-05-10): tdmrep.json, headers, HTML meta, EPUB/PDF",
-     ("TDMGUARD_TDMREP_ENABLED",)),
-    ("IETF AI preferences Content-Usage (vocab-07, attach-05): robots.txt and header",
-     ("TDMGUARD_LOCATION_ENABLED",)),
-    ("Cloudflare Content-Signal: robots.txt and header", ("TDMGUARD_LOCATION_ENABLED",)),
-    ("DisallowAITraining: robots.txt, X-Robots-Tag and meta", ("TDMGUARD_LOCATION_ENABLED",)),
-    ("RSL 1.0 licences named by robots.txt", ("TDMGUARD_RSL_ENABLED",
-                                              "TDMGUARD_LOCATION_ENABLED")),
-    ("RSL 1.0 licences named by a page (Link header, <link rel=license>, inline)",
-     ("TDMGUARD_RSL_ENABLED", "TDMGUARD_RESPONSE_SIGNALS_ENABLED")),
-    ("Spawning ai.txt", ("TDMGUARD_AITXT_ENABLED", "TDMGUARD_LOCATION_ENABLED")),
-    ("noai / noimageai / noml in X-Robots-Tag and meta robots",
-     ("TDMGUARD_RESPONSE_SIGNALS_ENABLED",)),
-    ("IPTC plus:DataMining and C2PA/CAWG training-mining assertions in assets",
-     ("TDMGUARD_ASSETS_ENABLED", "TDMGUARD_RESPONSE_SIGNALS_ENABLED")),
-]
+def honoured_protocols(settings_per_crawl: list[dict[str, Any]],
+                       kind: str = registry.OPT_OUT) -> list[str]:
+    """Protocols every recorded crawl had switched on, each with where it was
+    read, from the protocol registry (an unrecorded switch counts as on)."""
+    return describe.honoured(list(settings_per_crawl), kind)
 
 
-def honoured_protocols(settings_per_crawl: list[dict[str, Any]]) -> list[str]:
-    """Protocols every recorded crawl had switched on (a switch left unrecorded
-    counts as its default, on)."""
-    return [name for name, switches in PROTOCOL_SWITCHES
-            if all(s.get(k, True) is not False for s in settings_per_crawl
-                   for k in switches)]
+def _bytes_by_domain(dbs: list[sqlite_utils.Database]) -> list[dict[str, Any]]:
+    """Bytes and pages fetched (2xx) per registrable domain, summed over every
+    ledger, most bytes first (ties by domain)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for d in dbs:
+        for r in d.query(
+                "SELECT domain, SUM(content_length) AS bytes, COUNT(*) AS pages FROM decisions "
+                "WHERE allowed = 1 AND stage = 'fetched' AND status BETWEEN 200 AND 299 "
+                "GROUP BY domain"):
+            t = totals.setdefault(r["domain"], {"domain": r["domain"], "bytes": None,
+                                                "pages": 0})
+            if r["bytes"] is not None:  # SQL SUM: NULL when no length was known
+                t["bytes"] = (t["bytes"] or 0) + r["bytes"]
+            t["pages"] += r["pages"]
+    return sorted(totals.values(), key=lambda t: (-(t["bytes"] or 0), str(t["domain"])))
 
 
 def _month(ts: str | None) -> str:
     return f"{ts[5:7]}/{ts[0:4]}" if ts else ""
 
 
-def summary(db: sqlite_utils.Database, sme: bool = False) -> dict[str, Any]:
-    """The crawl-related parts of the Commission's public summary template."""
-    crawls = list(db.query("SELECT * FROM crawls ORDER BY id"))
+def summary(db: sqlite_utils.Database | Sequence[sqlite_utils.Database],
+            sme: bool = False) -> dict[str, Any]:
+    """The crawl-related parts of the Commission's public summary template,
+    over every crawl of one ledger or of several (``db`` a list)."""
+    dbs = [db] if isinstance(db, sqlite_utils.Database) else list(db)
+    crawls = [c for d in dbs for c in d.query("SELECT * FROM crawls ORDER BY id")]
     tokens = sorted({t for c in crawls for t in json.loads(c["tokens"] or "[]")})
     user_agents = sorted({c["user_agent"] for c in crawls if c["user_agent"]})
     purposes = sorted({c["purpose"] for c in crawls if c["purpose"]})
     starts = [c["started_at"] for c in crawls if c["started_at"]]
     ends = [c["finished_at"] or c["started_at"] for c in crawls if c["started_at"]]
-    modes = sorted({c["mode"] for c in crawls if c["mode"]})
-    by_bytes = list(db.query(
-        "SELECT domain, SUM(content_length) AS bytes, COUNT(*) AS pages FROM decisions "
-        "WHERE allowed = 1 AND stage = 'fetched' AND status BETWEEN 200 AND 299 "
-        "GROUP BY domain ORDER BY bytes DESC"))
+    by_bytes = _bytes_by_domain(dbs)
     n = len(by_bytes)
     top_n = max(1, -(-n * 10 // 100)) if n else 0
     if sme:
         top_n = min(max(1, -(-n * 5 // 100)), 1000) if n else 0
+    # Refused before download (never requested) and dropped after download
+    # (received, never passed on) are different facts: counted apart.
     refused: Counter[str] = Counter()
-    for row in db.query("SELECT reasons FROM decisions WHERE allowed = 0"):
+    dropped: Counter[str] = Counter()
+    for row in (r for d in dbs for r in d.query("SELECT stage, reasons FROM decisions "
+                                                "WHERE allowed = 0")):
+        counter = dropped if row["stage"] == "dropped" else refused
+        if row["stage"] not in ("refused", "dropped"):
+            continue  # a failed download is not a refusal by any protocol
         for p in {r["protocol"] for r in json.loads(row["reasons"])
-                  if r["verdict"] in ("reserved", "unreadable")}:
-            refused[p] += 1
-    honoured = honoured_protocols([json.loads(c["settings"] or "{}") for c in crawls])
-    behaviour = (
-        f"Identifies itself with the product token(s) {', '.join(tokens)} in every "
-        "User-Agent header; reads robots.txt before any other request to an origin and "
-        "follows it as RFC 9309 specifies (complete disallow when it is unreachable, "
-        f"re-read at least every 24 hours); mode {', '.join(modes)}; never sends credentials."
-    )
+                  if r["verdict"] in BLOCKING_VERDICTS}:
+            counter[p] += 1
+    recorded = [json.loads(c["settings"] or "{}") for c in crawls]
+    honoured = honoured_protocols(recorded)
+    behaviour = describe.behaviour(tokens, [(c["mode"] or "strict", settings)
+                                            for c, settings in zip(crawls, recorded,
+                                                                   strict=True)])
     return {
         "section_2_3": {
             "crawler_names": tokens, "user_agents": user_agents, "purposes": purposes,
@@ -151,6 +259,9 @@ def summary(db: sqlite_utils.Database, sme: bool = False) -> dict[str, Any]:
         },
         "section_3_1": {
             "opt_out_protocols_honoured": honoured,
+            "lawful_access_measures": honoured_protocols(recorded, registry.LAWFUL),
+            "protocols_switched_off": describe.switched_off(recorded),
             "pages_refused_by_protocol": dict(sorted(refused.items())),
+            "pages_dropped_by_protocol": dict(sorted(dropped.items())),
         },
     }

@@ -29,17 +29,28 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 from tdmguard.middlewares import signals
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.robotstxt import AUX_META, REASONS_META, SNAPSHOTS_META
-from tdmguard.middlewares.rsllinks import RSL_REFS_META, RslLicences
+from tdmguard.middlewares.rsllinks import RslLicences
 from tdmguard.middlewares.settings import Config
 from tdmguard.middlewares.snapshots import request_origin, utcnow
-from tdmguard.middlewares.vocab import RESERVED, Decision, Reason
+from tdmguard.middlewares.vocab import (
+    AUX_META,
+    REASONS_META,
+    RESERVED,
+    RSL_REFS_META,
+    SNAPSHOTS_META,
+    Decision,
+    Reason,
+    add_reasons,
+    is_allowed,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.spiders import Spider
+
+    from tdmguard.middlewares.readers.rsl import LicenseRef
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +85,9 @@ class DecisionMiddleware:
         except NotConfigured:
             self.licences = None
         self.stats = crawler.stats
+        #: Requests that passed every check and left for the downloader, not yet
+        #: decided: on an interrupt each still gets its decision (:meth:`interrupt`).
+        self.in_flight: dict[int, Request] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DecisionMiddleware:
@@ -101,8 +115,30 @@ class DecisionMiddleware:
         if reasons:
             if request.meta.get(AUX_META):
                 raise IgnoreRequest("auxiliary fetch refused: " + reasons[0].detail)
-            request.meta.setdefault(REASONS_META, []).extend(reasons)
+            add_reasons(request, reasons)
             raise Refused(reasons)
+        if request.meta.get(AUX_META):
+            return
+        redirected = request.meta.get("redirect_urls")
+        if redirected:
+            # The response that redirected here never reached this middleware
+            # (RedirectMiddleware, 600, answers first): this request's decision
+            # covers the whole chain, so the hop before it is no longer pending.
+            for key, pending in list(self.in_flight.items()):
+                if pending.url == redirected[-1]:
+                    del self.in_flight[key]
+                    break
+        self.in_flight[id(request)] = request
+
+    def interrupt(self, why: str) -> int:
+        """Record a decision for every request still in flight (the crawl is
+        stopping): stage ``failed``, not allowed, with *why*. Returns how many."""
+        pending = list(self.in_flight.values())
+        self.in_flight.clear()
+        for request in pending:
+            self._record(request, request.meta.get(REASONS_META, []), "failed", None, None,
+                         None, error=why)
+        return len(pending)
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Response | Coroutine[Any, Any, Response]:
@@ -118,14 +154,15 @@ class DecisionMiddleware:
         return self._decide(request, response, reasons)
 
     async def _decide_after_licences(self, request: Request, response: Response,
-                                     reasons: list[Reason], refs: list) -> Response:
+                                     reasons: list[Reason], refs: list[LicenseRef]
+                                     ) -> Response:
         assert self.licences is not None
         reasons.extend(await self.licences.reasons(request, refs))
         return self._decide(request, response, reasons)
 
     def _decide(self, request: Request, response: Response, reasons: list[Reason]) -> Response:
         body = response.body
-        if any(r.blocks for r in reasons):
+        if not is_allowed(reasons):
             self._record(request, reasons, "dropped", response.status, None, None)
             raise Refused(reasons, stage="dropped")
         if response.status == 429 or response.status >= 500:
@@ -155,6 +192,7 @@ class DecisionMiddleware:
     def _record(self, request: Request, reasons: list[Reason], stage: str,
                 status: int | None, sha: str | None, length: int | None,
                 error: str | None = None) -> None:
+        self.in_flight.pop(id(request), None)
         record_decision(self.crawler, self.config, request, reasons, stage, status=status,
                         content_sha256=sha, content_length=length, error=error)
 
@@ -169,12 +207,15 @@ def record_decision(crawler: Crawler, config: Config, request: Request,
     """
     decision = Decision(
         url=request.url,
-        allowed=not any(r.blocks for r in reasons),
+        # A failed download passed nothing on: never recorded as allowed.
+        allowed=stage != "failed" and is_allowed(reasons),
         reasons=list(reasons),
         at=utcnow(),
         origin=request_origin(request),
+        # Refused before UserAgentMiddleware ran: the header that would have been sent.
         user_agent=(request.headers.get(b"User-Agent") or b"").decode("latin-1")
-        or (user_agent or ""),
+        or user_agent or getattr(getattr(crawler, "spider", None), "user_agent", None)
+        or crawler.settings.get("USER_AGENT") or "",
         tokens=config.tokens,
         purpose=config.purpose,
         stage=stage,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from scrapy import signals as scrapy_signals
@@ -85,6 +85,13 @@ class ProvenanceLog:
         )
         self._timer = task.LoopingCall(self.flush)
         self._timer.start(self.interval, now=False)
+        # A forced stop (a second Ctrl-C) stops the reactor without closing the
+        # spider: the ledger is still flushed and the crawl marked "forced".
+        from twisted.internet import reactor
+
+        # IReactorCore is a zope Interface, which mypy reads as a class (its first
+        # parameter as self): called through Any.
+        cast(Any, reactor).addSystemEventTrigger("before", "shutdown", self._reactor_stopping)
 
     def decision(self, decision: Decision) -> None:
         if self.ledger is None:
@@ -102,21 +109,51 @@ class ProvenanceLog:
             return
         try:
             n = self.ledger.flush()
-        except Exception:  # the rows stay queued in the Ledger for the next flush
+        except Exception:  # LedgerError: the rows stay queued in the Ledger for the next flush
             self.crawler.stats.inc_value("tdmguard/ledger/errors")
             logger.exception("Writing the ledger %s failed; the rows stay queued", self.path)
             return
+        self._count(n)
+
+    def _count(self, n: int) -> None:
         if n:
             self.crawler.stats.inc_value("tdmguard/ledger/flushes")
             self.crawler.stats.inc_value("tdmguard/ledger/decisions", n)
 
+    def _interrupt_in_flight(self, why: str) -> None:
+        """Every request still in flight gets its decision before the ledger closes."""
+        from tdmguard.middlewares.decisions import DecisionMiddleware
+
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # the crawl never started its engine: nothing in flight
+            return
+        downloader = getattr(engine, "downloader", None)
+        for mw in getattr(getattr(downloader, "middleware", None), "middlewares", ()):
+            if isinstance(mw, DecisionMiddleware):
+                mw.interrupt(why)
+
     def spider_closed(self, spider: Any = None, reason: str = "") -> None:
+        self._close(finish_reason(reason), reason or "finished")
+
+    def _reactor_stopping(self) -> None:
+        if self.ledger is not None:  # the spider never closed: a forced stop
+            self._close("forced", "forced stop")
+
+    def _close(self, reason: str, why: str) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
         if self.ledger is None:
             return
+        # A queue drained normally leaves nothing in flight; a shutdown, a
+        # CLOSESPIDER_* limit or a forced stop may: each such request is decided.
+        self._interrupt_in_flight(f"interrupted: the crawl stopped ({why}) before a "
+                                  "response was decided; the request may have reached "
+                                  "the server")
         try:
-            self.ledger.finish_crawl(utcnow())
+            # Flushed here, not inside finish_crawl, so the stats count these rows too.
+            self._count(self.ledger.flush())
+            self.ledger.finish_crawl(utcnow(), reason=reason)
         except Exception:
             self.crawler.stats.inc_value("tdmguard/ledger/errors")
             logger.exception("Closing the ledger %s failed: %d rows of this crawl were not "
@@ -124,3 +161,18 @@ class ProvenanceLog:
         finally:
             self.ledger.close()
             self.ledger = None
+
+
+#: How a crawl ended, as the ledger records it.
+FINISH_REASONS = ("finished", "shutdown", "forced", "error")
+
+
+def finish_reason(scrapy_reason: str) -> str:
+    """Scrapy's close reason as one of :data:`FINISH_REASONS`: ``finished`` (a
+    drained queue or a ``CLOSESPIDER_*`` limit), ``shutdown`` (Ctrl-C once,
+    SIGTERM), ``error`` (anything else, e.g. ``cancelled``)."""
+    if scrapy_reason in ("", "finished") or scrapy_reason.startswith("closespider_"):
+        return "finished"
+    if scrapy_reason == "shutdown":
+        return "shutdown"
+    return "error"
