@@ -8,7 +8,9 @@ Cloudflare Content-Signal lines), with their sources in data/sampleweb/SOURCES.t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tdmguard.crawler.fixtureweb import FixtureWeb
 
@@ -55,13 +57,13 @@ def jpeg_with_xmp(xmp: bytes) -> bytes:
     return b"\xff\xd8" + app1 + b"\xff\xd9"
 
 
-def page(title: str, links: list[str] = (), head: str = "") -> str:
+def page(title: str, links: Sequence[str] = (), head: str = "") -> str:
     items = "".join(f'<li><a href="{h}">{h}</a></li>' for h in links)
     return (f"<!doctype html><html><head><title>{title}</title>{head}</head>"
             f"<body><h1>{title}</h1><ul>{items}</ul></body></html>")
 
 
-def _site(web: FixtureWeb, origin: str, paths: list[str], **extra: dict) -> None:
+def _site(web: FixtureWeb, origin: str, paths: list[str], **extra: dict[str, Any]) -> None:
     web.add(f"{origin}/", page(origin, paths))
     for path in paths:
         web.add(f"{origin}{path}", page(f"{origin}{path}"), **extra.get(path, {}))

@@ -1,7 +1,7 @@
 """tdmguard's Scrapy side: the add-on, the middlewares and the protocol readers.
 
 ``ADDONS = {"tdmguard.TdmGuard": 0}`` in a Scrapy project's settings turns
-the whole toolkit on. Readers (``tdmguard.middlewares.robots`` and friends) import no
+the whole toolkit on. Readers (``tdmguard.middlewares.readers.robots`` and friends) import no
 Scrapy, so importing this package stays cheap; ``TdmGuard`` is loaded lazily.
 """
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from tdmguard.crawler.cli import cli
 from tdmguard.middlewares.settings import DEFAULTS
+
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,7 +11,6 @@ import json
 import sqlite3
 
 import pytest
-from scrapy.utils.test import get_crawler
 
 from tdmguard.blocklists import load_blocklists
 from tdmguard.middlewares.addon import TdmGuard
@@ -24,6 +23,8 @@ from tdmguard.middlewares.blocklist import (
     describe_blocklists,
 )
 from tdmguard.middlewares.settings import ConfigError
+
+from .compat import make_crawler as get_crawler  # Scrapy 2.14 and 2.19
 from .conftest import ROOT, by_url, check_json, run_cli
 from .test_addon import make_project, scrapy_crawl
 

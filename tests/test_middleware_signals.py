@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tdmguard.crawler.samplesignals import IPTC_XMP, RSL_LICENCE, jpeg_with_xmp, page
+
 from .conftest import ROOT, by_url, check_json, run_cli
 
 PAGE = "http://s.example/page"
@@ -111,7 +112,8 @@ def test_response_level_reservation_never_reaches_the_spider(web, tmp_path, kw, 
     assert proc.returncode == 0, proc.stderr[-2000:]
     items = {json.loads(line)["url"] for line in out.read_text().splitlines()}
     assert items == {"http://s.example/", OTHER}
-    decisions = {d["url"]: d for d in map(json.loads, (tmp_path / "d.jsonl").read_text().splitlines())}
+    lines = (tmp_path / "d.jsonl").read_text().splitlines()
+    decisions = {d["url"]: d for d in map(json.loads, lines)}
     assert decisions[PAGE]["stage"] == "dropped"
     assert protocol in {r["protocol"] for r in _blocking(decisions[PAGE])}
 
@@ -156,7 +158,8 @@ def test_embedded_asset_metadata(web, body, ctype, protocol):
 
 
 def test_location_documents_are_snapshots_in_the_ledger(web, tmp_path):
-    web.add("http://s.example/.well-known/tdmrep.json", '[{"location": "/page", "tdm-reservation": 1}]')
+    web.add("http://s.example/.well-known/tdmrep.json",
+            '[{"location": "/page", "tdm-reservation": 1}]')
     _pages(web, PAGE)
     db = tmp_path / "l.db"
     proc = run_cli(["crawl", PAGE, "--user-agent", "TestBot", "--db", str(db)], web)

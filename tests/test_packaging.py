@@ -5,6 +5,7 @@ line works in a project whose own modules are called ``middlewares`` and
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -53,9 +54,14 @@ class Follow(scrapy.Spider):
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # setuptools builds in the source tree (build/, *.egg-info): build a copy.
+    src = tmp_path_factory.mktemp("src") / "tdmguard"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".ci-venv", "build", "*.egg-info", "__pycache__", "tests",
+        ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"))
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(out), str(ROOT)],
+         "-q", "-w", str(out), str(src)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (found,) = out.glob("tdmguard-*.whl")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers import robots
 from tdmguard.middlewares.readers.aipref import (
     ContentUsageRules,
     Preferences,
@@ -22,6 +22,7 @@ from tdmguard.middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
+
 from .test_readers_common import (
     BODIES,
     FUZZ,
@@ -269,7 +270,7 @@ def test_a11_group_selection(mode: str, expected: str) -> None:
 
 
 def test_a11_rfc9309_grouping_only_via_from_robots() -> None:
-    # middlewares.robots keeps "*" and "MyBot" in one group (Content-Usage does
+    # middlewares.readers.robots keeps "*" and "MyBot" in one group (Content-Usage does
     # not end a user-agent run there), so from_robots sees the rule as MyBot's.
     rules = ContentUsageRules.from_robots(robots.parse(A11), ("MyBot",))
     assert verdict(rules.evaluate(BASE + "/x", True, mode=RFC)) == RESERVED

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdmguard.middlewares import robots
-from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers import htmlhead, robots
 from tdmguard.middlewares.readers.aitraining import AiTrainingRules, directive_reasons
 from tdmguard.middlewares.vocab import (
     AI_INPUT,
@@ -19,6 +18,7 @@ from tdmguard.middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
+
 from .test_readers_common import (
     BODIES,
     BOTH,

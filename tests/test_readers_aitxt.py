@@ -18,6 +18,7 @@ from tdmguard.middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
+
 from .test_readers_common import (
     BODIES,
     BOTH,

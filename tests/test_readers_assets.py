@@ -25,6 +25,7 @@ from tdmguard.middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
+
 from .test_readers_common import (
     BOTH,
     DATA,

@@ -27,6 +27,7 @@ from tdmguard.middlewares.vocab import (
     UNREADABLE,
     Reason,
 )
+
 from .conftest import REAL_WEB, ROOT  # noqa: F401  (REAL_WEB: re-exported to the reader tests)
 
 DATA = Path(__file__).resolve().parent / "data" / "readers"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdmguard.middlewares import robots
+from tdmguard.middlewares.readers import robots
 from tdmguard.middlewares.readers.contentsignal import (
     ContentSignals,
     header_reasons,
@@ -22,6 +22,7 @@ from tdmguard.middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
+
 from .test_readers_common import (
     BODIES,
     BOTH,

@@ -18,6 +18,7 @@ from tdmguard.middlewares.vocab import (
     TRAIN_AI,
     UNAVAILABLE,
 )
+
 from .test_readers_common import (
     BOTH,
     FUZZ,

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdmguard.middlewares import robots
-from tdmguard.middlewares.readers import htmlhead
+from tdmguard.middlewares.readers import htmlhead, robots
 from tdmguard.middlewares.readers.rsl import (
     RslDocument,
     discover,
@@ -26,6 +25,7 @@ from tdmguard.middlewares.vocab import (
     UNAVAILABLE,
     UNREADABLE,
 )
+
 from .test_readers_common import (
     BODIES,
     BOTH,

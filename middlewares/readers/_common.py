@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tdmguard.middlewares.vocab import (
     PERMITTED,
@@ -48,7 +48,7 @@ def _pairs(headers: HeadersLike) -> Iterable[tuple[Any, Any]]:
         return ()
     items = getattr(headers, "items", None)
     if callable(items):
-        return items()
+        return cast(Iterable[tuple[Any, Any]], items())
     if isinstance(headers, (str, bytes, bytearray)):
         return ()
     return headers
@@ -88,7 +88,8 @@ def norm_mode(mode: str) -> str:
 
 def _load_table() -> dict[str, Any]:
     ref = resources.files("tdmguard.middlewares") / "data" / "purposes.json"
-    return json.loads(ref.read_text(encoding="utf-8"))
+    table: dict[str, Any] = json.loads(ref.read_text(encoding="utf-8"))
+    return table
 
 
 TABLE: dict[str, Any] = _load_table()

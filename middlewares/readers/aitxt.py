@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tdmguard.middlewares.robots import RobotsTxt, longest_match, normalise_path, parse
+from tdmguard.middlewares.readers.robots import RobotsTxt, longest_match, normalise_path, parse
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,

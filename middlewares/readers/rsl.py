@@ -52,7 +52,7 @@ from urllib.parse import urljoin, urlsplit
 
 import defusedxml.ElementTree as SafeET
 
-from tdmguard.middlewares.robots import RobotsTxt, compile_pattern, normalise_path
+from tdmguard.middlewares.readers.robots import RobotsTxt, compile_pattern, normalise_path
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,

@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tdmguard.middlewares.robots import compile_pattern, normalise_path
+from tdmguard.middlewares.readers.robots import compile_pattern, normalise_path
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import defusedxml.ElementTree as SafeET
 
@@ -75,17 +75,17 @@ def find_packets(data: bytes, limit: int = 64) -> tuple[list[bytes], list[str]]:
 
 
 def _text(element: Any) -> str:
-    value = (element.text or "").strip()
+    value: str = (element.text or "").strip()
     if value:
         return value
-    resource = element.get(_RESOURCE)
+    resource: str | None = element.get(_RESOURCE)
     if resource:
         return resource.strip()
     for child in element.iter():
         if child is not element and (child.text or "").strip():
-            return child.text.strip()
+            return cast(str, child.text).strip()
         if child is not element and child.get(_RESOURCE):
-            return child.get(_RESOURCE).strip()
+            return cast(str, child.get(_RESOURCE)).strip()
     return ""
 
 
