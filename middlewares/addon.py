@@ -22,6 +22,7 @@ from tdmguard.middlewares import blocklist, lawful, politeness
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from tdmguard.middlewares.decisions import DecisionMiddleware
 from tdmguard.middlewares.lawful import LawfulAccessMiddleware
+from tdmguard.middlewares.ledger import LedgerError, check_path
 from tdmguard.middlewares.location import LocationRulesMiddleware
 from tdmguard.middlewares.politeness import PolitenessMiddleware
 from tdmguard.middlewares.provenance import ProvenanceLog
@@ -87,6 +88,12 @@ class TdmGuard:
             priority = settings.getpriority(name)
             if priority is not None and priority > SETTINGS_PRIORITIES["addon"]:
                 settings.set(name, value, priority)
+        if settings.get("TDMGUARD_DB"):
+            # An unusable ledger path stops the crawl before any request.
+            try:
+                check_path(settings.get("TDMGUARD_DB"))
+            except LedgerError as exc:
+                raise ConfigError(f"TDMGUARD_DB: {exc}") from None
         settings.set("ROBOTSTXT_OBEY", False, "addon")
         mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
         if SCRAPY_ROBOTS not in mws:

@@ -107,7 +107,7 @@ def open_existing(path: str) -> sqlite_utils.Database:
     return db
 
 
-def _check_path(path: str) -> None:
+def check_path(path: str) -> None:
     """A one-line reason why *path* cannot be a ledger file, before SQLite tries."""
     if not path:
         raise LedgerError("no ledger path given")
@@ -147,7 +147,7 @@ class Ledger:
         self.path = path
         #: url -> registrable domain, for the ``domain`` column.
         self.domain_of = domain_of
-        _check_path(path)
+        check_path(path)
         try:
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:

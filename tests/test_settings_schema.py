@@ -103,3 +103,71 @@ def test_every_setting_the_code_reads_is_in_the_schema_and_vice_versa() -> None:
     # Names that are not settings: environment variables of the CLI.
     assert used - set(SCHEMA) == set()
     assert set(SCHEMA) - used == set()
+
+
+SPIDER = """
+import scrapy
+
+class S(scrapy.Spider):
+    name = "s"
+    start_urls = ["http://pub.example/"]
+
+    def parse(self, response):
+        yield {"url": response.url}
+"""
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL=abc",
+     "TDMGUARD_ROBOTSTXT_CACHE_TTL='abc' is not usable: expected a number of seconds >= 0"),
+    ("TDMGUARD_ROBOTS_ENABLED=false",
+     "unknown setting TDMGUARD_ROBOTS_ENABLED: did you mean TDMGUARD_ROBOTSTXT_ENABLED?"),
+    ("TDMGUARD_ROBOTSTXT_ENABLED=perhaps",
+     "TDMGUARD_ROBOTSTXT_ENABLED='perhaps' is not usable: expected true or false"),
+    ("TDMGUARD_DB=no-such-dir/ledger.db", "TDMGUARD_DB: cannot create the ledger"),
+    ("TDMGUARD_DB=.", "TDMGUARD_DB: cannot use . as the ledger: it is a directory"),
+])
+def test_scrapy_crawl_with_the_addon_stops_with_one_line(tmp_path, web, setting,
+                                                         expected) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    web.add("http://pub.example/", "<html>x</html>")
+    (tmp_path / "p" / "spiders").mkdir(parents=True)
+    (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = p.settings\n")
+    (tmp_path / "p" / "__init__.py").write_text("")
+    (tmp_path / "p" / "spiders" / "__init__.py").write_text("")
+    (tmp_path / "p" / "spiders" / "s.py").write_text(SPIDER)
+    (tmp_path / "p" / "settings.py").write_text(
+        'ADDONS = {"tdmguard.TdmGuard": 0}\nTDMGUARD_USER_AGENT = "ProjBot"\n'
+        'SPIDER_MODULES = ["p.spiders"]\n')
+    env = cli_env(web)
+    env["PYTHONPATH"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "s", "-s", setting],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tdmguard: error:")]
+    assert len(errors) == 1 and expected in errors[0]
+    assert web.requested() == []
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("TDMGUARD_ROBOTSTXT_CACHE_TTL=abc",
+     "TDMGUARD_ROBOTSTXT_CACHE_TTL='abc' is not usable: expected a number of seconds >= 0"),
+    ("TDMGUARD_TDMREP_ENABLE=false",
+     "unknown setting TDMGUARD_TDMREP_ENABLE: did you mean TDMGUARD_TDMREP_ENABLED?"),
+    ("TDMGUARD_DB=no-such-dir/ledger.db", "TDMGUARD_DB: cannot create the ledger"),
+])
+def test_the_cli_stops_with_one_line(web, setting, expected) -> None:
+    from .conftest import run_cli
+
+    proc = run_cli(["check", "http://pub.example/", "--user-agent", "TestBot", "-s", setting],
+                   web)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert expected in lines[0] and "Traceback" not in proc.stderr
+    assert web.requested() == []
