@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from tdmguard.middlewares.chain import CHAINED, body_bytes, encode
+from tdmguard.middlewares.chain import CHAINED, body_bytes
 from tdmguard.middlewares.settings import tdmguard_version
 from tdmguard.middlewares.snapshots import utcnow
 
@@ -37,8 +37,8 @@ Written: {created_at} by tdmguard {version}
   names of each chained table.
 - `ledger-N/decisions.jsonl`: the decisions, one JSON object a line.
 - `ledger-N/documents/<sha256>`: each rights document they cite, exact bytes.
-- `ledger-N/chain.jsonl`: the chain records, one a line:
-  `{{"seq", "table", "prev_hash", "hash", "values", "links"}}`.
+- `ledger-N/chain.jsonl`: the chain records, one JSON array a line:
+  `[seq, table, prev_hash, hash, values, links]` (`links` only for decisions).
 
 Check it with nothing but Python 3:
 
@@ -63,26 +63,26 @@ class BundleError(Exception):
     """The bundle cannot be written; one line for the user."""
 
 
-def _segment(db: sqlite_utils.Database, lo: int, hi: int) -> list[dict[str, Any]]:
-    out = []
+def _segment_lines(db: sqlite_utils.Database, lo: int, hi: int) -> tuple[list[str], str | None]:
+    """The chain records with seq in [lo, hi], in seq order, each as one JSON
+    line ``[seq, table, prev_hash, hash, values, links]``, built by SQLite in
+    one pass (the checker re-encodes ``values`` its own way to hash them);
+    and the last record's hash."""
+    parts = []
     for table, cols in CHAINED.items():
-        for rec in db.execute(
-                f"SELECT seq, prev_hash, hash, {', '.join(cols)} FROM {table} "
-                "WHERE seq BETWEEN ? AND ?", [lo, hi]):
-            out.append({"seq": rec[0], "table": table, "prev_hash": rec[1], "hash": rec[2],
-                        "values": list(rec[3:])})
-    out.sort(key=lambda r: r["seq"])
-    links: dict[int, list[list[Any]]] = {}
-    ids = [r["values"][0] for r in out if r["table"] == "decisions"]
-    if ids:
-        for did, kind, sid, fid in db.execute(
-                "SELECT decision_id, kind, snapshot_id, fetch_id FROM decision_snapshots "
-                "WHERE decision_id BETWEEN ? AND ?", [min(ids), max(ids)]):
-            links.setdefault(did, []).append([kind, sid, fid])
-    for r in out:
-        if r["table"] == "decisions":
-            r["links"] = sorted(links.get(r["values"][0], []))
-    return out
+        links = "NULL"
+        if table == "decisions":
+            links = ("(SELECT json_group_array(json_array(kind, snapshot_id, fetch_id)) FROM "
+                     "(SELECT kind, snapshot_id, fetch_id FROM decision_snapshots "
+                     "WHERE decision_id = t.id ORDER BY kind))")
+        parts.append(f"SELECT seq, hash, json_array(seq, '{table}', prev_hash, hash, "
+                     f"json_array({', '.join('t.' + c for c in cols)}), json({links})) "
+                     f"FROM {table} t WHERE seq BETWEEN :lo AND :hi")
+    sql = " UNION ALL ".join(parts) + " ORDER BY seq"
+    lines, last = [], None
+    for _seq, last, line in db.execute(sql, {"lo": lo, "hi": hi}):
+        lines.append(line + "\n")
+    return lines, last
 
 
 def _cited_seqs(db: sqlite_utils.Database, ids: list[int]) -> tuple[int, int]:
@@ -121,7 +121,7 @@ def write_bundle(path: str, subject: dict[str, Any],
         "columns": {t: list(c) for t, c in CHAINED.items()}, "ledgers": [],
     }
     try:
-        out = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        out = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
     except OSError as exc:
         raise BundleError(f"cannot write the bundle {path}: {exc.strerror or exc}") from None
     with out:
@@ -130,23 +130,27 @@ def write_bundle(path: str, subject: dict[str, Any],
                 continue
             where = f"ledger-{n}"
             lo, hi = _cited_seqs(db, ids)
-            segment = _segment(db, lo, hi)
-            out.writestr(f"{where}/chain.jsonl", "".join(encode(r) + "\n" for r in segment))
+            lines, last_hash = _segment_lines(db, lo, hi)
+            out.writestr(f"{where}/chain.jsonl", "".join(lines))
+            cols = [row[1] for row in db.execute("PRAGMA table_info(decisions)")]
+            as_object = ", ".join(f"'{c}', {c}" for c in cols)
             wanted = set(ids)
-            rows = [r for r in db.query("SELECT * FROM decisions WHERE seq BETWEEN ? AND ?",
-                                        [lo, hi]) if r["id"] in wanted]
-            out.writestr(f"{where}/decisions.jsonl",
-                         "".join(encode(r) + "\n" for r in rows))
-            cited = {sid for r in segment if r["table"] == "decisions"
-                     and r["values"][0] in wanted for _kind, sid, _fetch in r["links"]}
-            for sid in sorted(cited):
+            rows = [line for did, line in db.execute(
+                f"SELECT id, json_object({as_object}) FROM decisions "
+                "WHERE seq BETWEEN ? AND ? ORDER BY id", [lo, hi]) if did in wanted]
+            out.writestr(f"{where}/decisions.jsonl", "".join(r + "\n" for r in rows))
+            cited = sorted({sid for did, sid in db.execute(
+                "SELECT l.decision_id, l.snapshot_id FROM decision_snapshots l JOIN decisions d "
+                "ON d.id = l.decision_id WHERE d.seq BETWEEN ? AND ?", [lo, hi])
+                if did in wanted})
+            for sid in cited:
                 sha, body = db.execute("SELECT sha256, body FROM snapshots WHERE id = ?",
                                        [sid]).fetchone()
                 out.writestr(f"{where}/documents/{sha}", body_bytes(body))
             manifest["ledgers"].append({
                 "dir": where, "ledger": name, "decisions": sorted(wanted),
-                "first_seq": lo, "last_seq": hi, "records": len(segment),
-                "last_hash": segment[-1]["hash"] if segment else None,
+                "first_seq": lo, "last_seq": hi, "records": len(lines),
+                "last_hash": last_hash,
             })
         out.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
         subject_text = subject.get("url") or subject.get("domain") or ""

@@ -5,7 +5,8 @@ Usage: python verify.py BUNDLE.zip     (exit 0: intact; 1: not, naming why)
 The same file is run by ``tdmguard verify --bundle``. What it proves, for
 each ledger in the bundle (``ledger-N/``):
 
-1. ``chain.jsonl`` is an unbroken stretch of the ledger's hash chain: each
+1. ``chain.jsonl`` (one ``[seq, table, prev_hash, hash, values, links]``
+   array a line) is an unbroken stretch of the ledger's hash chain: each
    record's ``hash`` is ``sha256(utf8(json([prev_hash, seq, table, values])))``
    (a decision appends its sorted ``[kind, snapshot_id, fetch_id]`` links),
    with compact JSON (``,`` ``:`` separators, keys sorted, no ASCII escaping);
@@ -65,8 +66,8 @@ def check(path: str) -> tuple[bool, str, dict[str, Any]]:
         prev: str | None = None
         last_seq: int | None = None
         for n, line in enumerate(bundle.read(f"{where}/chain.jsonl").splitlines(), 1):
-            rec = json.loads(line)
-            seq, table = rec["seq"], rec["table"]
+            seq, table, prev_hash, stored, values, links = json.loads(line)
+            rec = {"prev_hash": prev_hash, "hash": stored, "values": values, "links": links}
             if prev is not None and rec["prev_hash"] != prev:
                 return False, f"{where}/chain.jsonl line {n}: chain broken (prev_hash)", figures
             if last_seq is not None and seq != last_seq + 1:
