@@ -79,10 +79,8 @@ def _segment_lines(db: sqlite_utils.Database, lo: int, hi: int) -> tuple[list[st
                      f"json_array({', '.join('t.' + c for c in cols)}), json({links})) "
                      f"FROM {table} t WHERE seq BETWEEN :lo AND :hi")
     sql = " UNION ALL ".join(parts) + " ORDER BY seq"
-    lines, last = [], None
-    for _seq, last, line in db.execute(sql, {"lo": lo, "hi": hi}):
-        lines.append(line + "\n")
-    return lines, last
+    rows = db.execute(sql, {"lo": lo, "hi": hi}).fetchall()
+    return [line + "\n" for _seq, _hash, line in rows], (rows[-1][1] if rows else None)
 
 
 def _cited_seqs(db: sqlite_utils.Database, ids: list[int]) -> tuple[int, int]:
