@@ -15,38 +15,61 @@ from tdmguard.middlewares.ledger import Ledger, LedgerError, open_existing, veri
 from .conftest import ROOT, cli_env, run_cli
 
 RACER = """
-import sys
+import os, sys, traceback
 from tdmguard.middlewares.ledger import Ledger
 from tdmguard.middlewares.snapshots import Snapshot
 from tdmguard.middlewares.vocab import Decision, Reason
-n = sys.argv[2]
-ledger = Ledger(sys.argv[1])
-ledger.start_crawl(started_at="2026-12-01T00:00:00Z", user_agent=f"Racer{n}")
-ledger.add_snapshot(Snapshot("robots.txt", f"http://w{n}.example/robots.txt",
-                             f"http://w{n}.example", "t", 200, {}, b"User-agent: *\\n"))
-for i in range(12):
-    ledger.add(Decision(url=f"http://w{n}.example/{i}", origin=f"http://w{n}.example",
-                        allowed=True, reasons=[Reason("robots.txt", "permitted")], at=f"t{i}"))
-    if i % 4 == 3:
-        ledger.flush()
-ledger.finish_crawl("t9")
-ledger.close()
+
+
+def race(path, n):
+    ledger = Ledger(path)
+    ledger.start_crawl(started_at="2026-12-01T00:00:00Z", user_agent=f"Racer{n}")
+    ledger.add_snapshot(Snapshot("robots.txt", f"http://w{n}.example/robots.txt",
+                                 f"http://w{n}.example", "t", 200, {}, b"User-agent: *\\n"))
+    for i in range(12):
+        ledger.add(Decision(url=f"http://w{n}.example/{i}", origin=f"http://w{n}.example",
+                            allowed=True, reasons=[Reason("robots.txt", "permitted")],
+                            at=f"t{i}"))
+        if i % 4 == 3:
+            ledger.flush()
+    ledger.finish_crawl("t9")
+    ledger.close()
+
+
+# Imported once; each round forks eight writers that start at the same moment
+# (separate processes, each opening its own connection to the new file).
+failures = 0
+for round_ in range(int(sys.argv[2])):
+    path = os.path.join(sys.argv[1], f"race{round_}.db")
+    pids = []
+    for n in range(8):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                race(path, n)
+            except BaseException:
+                sys.stderr.write(f"round {round_} writer {n}: {traceback.format_exc()}")
+                sys.stderr.flush()
+                os._exit(1)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        failures += os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0
+sys.exit(1 if failures else 0)
 """
 
 
 def test_eight_processes_racing_to_create_and_fill_one_ledger(tmp_path):
-    env = cli_env(None)
-    for round_ in range(20):
-        db = tmp_path / f"race{round_}.db"
-        procs = [subprocess.Popen([sys.executable, "-c", RACER, str(db), str(n)], cwd=ROOT,
-                                  env=env, stderr=subprocess.PIPE, text=True)
-                 for n in range(8)]
-        for p in procs:
-            _, err = p.communicate(timeout=120)
-            assert p.returncode == 0, f"round {round_}: {err}"
-        ledger = open_existing(str(db))
+    rounds = 20
+    proc = subprocess.run([sys.executable, "-c", RACER, str(tmp_path), str(rounds)],
+                          cwd=ROOT, env=cli_env(None), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for round_ in range(rounds):
+        ledger = open_existing(str(tmp_path / f"race{round_}.db"))
         assert verify(ledger) == (True, 96, ""), round_
         assert ledger.execute("select count(*) from crawl_finishes").fetchone()[0] == 8
+        assert ledger.execute("select count(distinct user_agent) from crawls").fetchone()[0] == 8
         ledger.close()
 
 
