@@ -9,6 +9,15 @@ A resource may answer with any status and headers, redirect, stall (for
 timeouts) or drop the connection (a network error). A host that is not in the
 web answers 502, as a proxy that cannot resolve it would.
 
+Hostile servers, at the socket level (all off by default)::
+
+    web.add(url, body, cut_at=20)                  # Content-Length, 20 bytes, then RST
+    web.add(url, body, cut_at=20, length=False)    # close-delimited, 20 bytes, then RST
+    web.add(url, body, length=False)               # close-delimited, whole, clean close
+    web.add(url, body, chunked=True, cut_at=20)    # chunked, RST in the middle of a chunk
+    web.add(url, body, trickle=10)                 # 10 bytes per second
+    web.add(url, body, hang=30)                    # headers, then 30 s of silence
+
     web = FixtureWeb()
     web.add("http://news.example/robots.txt", "User-agent: *\\nDisallow: /private/\\n")
     with web:                     # serves until the block ends
@@ -18,6 +27,9 @@ web answers 502, as a proxy that cannot resolve it would.
 
 from __future__ import annotations
 
+import math
+import socket
+import struct
 import sys
 import threading
 import time
@@ -38,6 +50,19 @@ class Resource:
     delay: float = 0.0
     #: Close the connection without answering (a network error).
     drop: bool = False
+    #: Send only this many body bytes, then reset the connection (RST,
+    #: SO_LINGER 0) as a crashing server or a middlebox would.
+    cut_at: int | None = None
+    #: Announce Content-Length (False: a close-delimited body, ``Connection: close``).
+    length: bool = True
+    #: Send the body with ``Transfer-Encoding: chunked`` (chunks of ``chunk_size``);
+    #: with ``cut_at``, the reset comes in the middle of a chunk.
+    chunked: bool = False
+    chunk_size: int = 64
+    #: Send the body at this many bytes per second (0: at once).
+    trickle: float = 0.0
+    #: Seconds of silence after the headers, before the body.
+    hang: float = 0.0
 
 
 @dataclass(slots=True)
@@ -57,6 +82,22 @@ def _key(url: str) -> tuple[str, str]:
     if parts.query:
         path += "?" + parts.query
     return netloc, path
+
+
+def _wire(res: Resource) -> tuple[bytes, int]:
+    """The body as sent on the wire, and where to stop (``cut_at`` body bytes)."""
+    body = res.body
+    if not res.chunked:
+        return body, len(body) if res.cut_at is None else min(res.cut_at, len(body))
+    out, stop = bytearray(), None
+    for i in range(0, len(body), max(1, res.chunk_size)):
+        chunk = body[i:i + res.chunk_size]
+        out += f"{len(chunk):x}\r\n".encode()
+        if res.cut_at is not None and stop is None and i + len(chunk) > res.cut_at:
+            stop = len(out) + (res.cut_at - i)  # inside this chunk's data
+        out += chunk + b"\r\n"
+    out += b"0\r\n\r\n"
+    return bytes(out), len(out) if stop is None else stop
 
 
 class _Server(ThreadingHTTPServer):
@@ -170,16 +211,57 @@ class FixtureWeb:
                 self.send_response(res.status)
                 for name, value in res.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(res.body)))
+                if res.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif res.length:
+                    self.send_header("Content-Length", str(len(res.body)))
+                else:  # close-delimited (RFC 9112 §6.3, last case)
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
-                if not head:
-                    self.wfile.write(res.body)
+                if head:
+                    return
+                if res.hang and not web._pause(res.hang):
+                    return
+                stream, stop = _wire(res)
+                self._send(stream[:stop], res.trickle)
+                if res.cut_at is not None:
+                    time.sleep(0.1)  # let the client read what was sent, then die
+                    self._reset()
+
+            def _send(self, data: bytes, rate: float) -> None:
+                if not rate:
+                    self.wfile.write(data)
+                    return
+                step = max(1, math.ceil(rate / 10))  # ten writes a second
+                for i in range(0, len(data), step):
+                    self.wfile.write(data[i:i + step])
+                    if not web._pause(step / rate):
+                        return
+
+            def _reset(self) -> None:
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.connection.close()
+                except OSError:
+                    pass
 
         self._server = _Server((HOST, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep *seconds*, or less if the web stops (then False)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self._server is None:
+                return False
+            time.sleep(min(left, 0.05))
+        return self._server is not None
 
     def stop(self) -> None:
         if self._server is not None:

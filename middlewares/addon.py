@@ -26,6 +26,7 @@ from tdmguard.middlewares.ledger import LedgerError, check_path
 from tdmguard.middlewares.location import LocationRulesMiddleware
 from tdmguard.middlewares.politeness import PolitenessMiddleware
 from tdmguard.middlewares.provenance import ProvenanceLog
+from tdmguard.middlewares.redirects import RedirectGuard
 from tdmguard.middlewares.robotstxt import RobotsTxtMiddleware
 from tdmguard.middlewares.runtime import GcFreeze
 from tdmguard.middlewares.settings import (
@@ -51,7 +52,14 @@ COMPONENTS: dict[type, int] = {
     LocationRulesMiddleware: 120,
     PolitenessMiddleware: 570,  # sees 429/503 before RetryMiddleware (550)
     DecisionMiddleware: 585,
+    RedirectGuard: 605,  # sees a redirect before RedirectMiddleware (600) gives up
 }
+#: Scrapy settings the add-on sets at "addon" priority (a user's value wins):
+#: a hanging page fails in 20 s per attempt (Scrapy's 180 s with two retries
+#: is 9 minutes), and a page body is capped at 64 MiB (Scrapy's 1 GiB, inflated
+#: in memory, lets one decompression bomb take gigabytes).
+SCRAPY_DEFAULTS = {"DOWNLOAD_TIMEOUT": 20, "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024,
+                   "DOWNLOAD_FAIL_ON_DATALOSS": True}
 SPIDER_COMPONENTS: dict[type, int] = {BlocklistSpiderMiddleware: 60}
 EXTENSIONS: dict[type, int] = {ProvenanceLog: 500, GcFreeze: 510}
 
@@ -95,6 +103,8 @@ class TdmGuard:
             except LedgerError as exc:
                 raise ConfigError(f"TDMGUARD_DB: {exc}") from None
         settings.set("ROBOTSTXT_OBEY", False, "addon")
+        for name, value in SCRAPY_DEFAULTS.items():
+            settings.set(name, value, "addon")
         mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
         if SCRAPY_ROBOTS not in mws:
             settings["DOWNLOADER_MIDDLEWARES"] = {**mws, SCRAPY_ROBOTS: None}

@@ -10,6 +10,9 @@ any reason reserves is dropped (:class:`~tdmguard.middlewares.exceptions.Refused
 RSL licences a page names (:mod:`tdmguard.middlewares.rsllinks`) are fetched, once
 each, before that decision.
 
+A response whose body may be cut off (Scrapy's ``partial``, ``dataloss`` or
+``download_stopped`` flags) is dropped with an ``http`` ``unreadable`` reason.
+
 It also refuses, before download, any request whose User-Agent header does
 not carry our product token, and any request carrying credentials
 (``Authorization``): tdmguard never crawls under another name or logged in.
@@ -29,6 +32,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 from tdmguard.middlewares import signals
 from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.fetch import truncation
 from tdmguard.middlewares.rsllinks import RslLicences
 from tdmguard.middlewares.settings import Config
 from tdmguard.middlewares.snapshots import request_origin, utcnow
@@ -38,6 +42,7 @@ from tdmguard.middlewares.vocab import (
     RESERVED,
     RSL_REFS_META,
     SNAPSHOTS_META,
+    UNREADABLE,
     Decision,
     Reason,
     add_reasons,
@@ -145,6 +150,18 @@ class DecisionMiddleware:
         if request.meta.get(AUX_META):
             return response
         reasons: list[Reason] = request.meta.setdefault(REASONS_META, [])
+        cut = truncation(response)
+        if cut:
+            # RFC 9112 §8: a close-delimited body is complete only "unless an
+            # error was indicated by the underlying connection", which Twisted
+            # cannot tell apart from a clean close; a meta tag or embedded
+            # metadata may have been cut off with it.
+            self.stats.inc_value("tdmguard/decisions/truncated")
+            reasons.append(Reason(
+                "http", UNREADABLE, rule=f"HTTP {response.status}, {cut}",
+                source=response.url,
+                detail=f"the response {cut}: its rights signals cannot be read whole "
+                "(RFC 9112 §8)"))
         for check in self.response_checks:
             reasons.extend(check(request, response))
         refs = request.meta.pop(RSL_REFS_META, None)
@@ -228,3 +245,4 @@ def record_decision(crawler: Crawler, config: Config, request: Request,
     )
     crawler.stats.inc_value(f"tdmguard/decisions/{stage}")
     crawler.signals.send_catch_log(signals.decision_recorded, decision=decision)
+

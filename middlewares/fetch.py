@@ -35,6 +35,28 @@ PRIORITY = 1000
 
 T = TypeVar("T")
 
+#: Response flags Scrapy sets on a body that may not be whole: ``partial``
+#: (the connection closed before the end of a body sent without
+#: Content-Length: Twisted cannot tell a clean close from a reset, RFC 9112
+#: §8), ``dataloss`` (fewer bytes than Content-Length, kept only when
+#: ``DOWNLOAD_FAIL_ON_DATALOSS`` is off) and ``download_stopped`` (a
+#: ``StopDownload`` from a ``bytes_received`` handler).
+TRUNCATED_FLAGS = frozenset({"partial", "dataloss", "download_stopped"})
+
+
+def truncation(response: Response) -> str:
+    """Why *response*'s body may be cut off ("" when it arrived whole)."""
+    flags = TRUNCATED_FLAGS.intersection(response.flags)
+    if not flags:
+        return ""
+    if "partial" in flags:
+        how = "the connection closed before the end of a body sent without Content-Length"
+    elif "dataloss" in flags:
+        how = "fewer bytes arrived than its Content-Length announced"
+    else:
+        how = "the download was stopped"
+    return f"body cut off after {len(response.body)} bytes ({how})"
+
 
 @dataclass(slots=True)
 class Fetched:
@@ -45,6 +67,8 @@ class Fetched:
     error: str | None = None
     redirects: list[str] = field(default_factory=list)
     too_many_redirects: bool = False
+    #: The body may be cut off (``error`` says how): never read as whole.
+    truncated: bool = False
 
     @property
     def status(self) -> int | None:
@@ -69,13 +93,20 @@ class Fetched:
 
 async def fetch_document(crawler: Crawler, url: str, kind: str,
                          max_redirects: int = 5) -> Fetched:
-    """GET *url* through the downloader, following up to *max_redirects*."""
+    """GET *url* through the downloader, following up to *max_redirects*.
+
+    A body that may be cut off (:func:`truncation`) is an ``error``: the
+    response is kept for the snapshot, but no reader may read it as whole.
+    """
     result = Fetched(url)
+    bounds = aux_bounds(crawler)
     while True:
         request = Request(
             url, priority=PRIORITY, callback=NO_CALLBACK, dont_filter=True,
             meta={AUX_META: kind, "dont_redirect": True, "dont_retry": True,
-                  "handle_httpstatus_all": True, "dont_cache": True},
+                  "handle_httpstatus_all": True, "dont_cache": True,
+                  # A body cut short is an error, whatever DOWNLOAD_FAIL_ON_DATALOSS says.
+                  "download_fail_on_dataloss": True, **bounds},
         )
         try:
             response = await crawler.engine.download_async(request)
@@ -84,6 +115,10 @@ async def fetch_document(crawler: Crawler, url: str, kind: str,
             result.response = None
             return result
         result.response = response
+        cut = truncation(response)
+        if cut:
+            result.error, result.truncated = cut, True
+            return result
         location = response.headers.get(b"Location")
         if 300 <= response.status < 400 and location:
             url = urljoin(response.url, location.decode("latin-1"))
@@ -139,6 +174,37 @@ async def fetch_snapshot(crawler: Crawler, origin: str, url: str, kind: str,
 
 def body_of(got: Fetched, limit: int) -> bytes:
     return got.response.body[:limit] if got.response is not None else b""
+
+
+def parse_fetched(parse: Callable[[bytes, int | None, str], T], got: Fetched,
+                  limit: int) -> T:
+    """Run a reader's ``parse(body, status, url)`` on a fetch. A fetch that
+    failed or was cut off is read as no response (the reader's fail-closed
+    state), with the real cause as the reader's ``error``."""
+    if got.error is None:
+        return parse(body_of(got, limit), got.status, got.url)
+    doc = parse(b"", None, got.url)
+    if getattr(doc, "state", "") == "error" and hasattr(doc, "error"):
+        doc.error = got.error
+    return doc
+
+
+def aux_bounds(crawler: Crawler) -> dict[str, float | int]:
+    """Request meta bounding one rights-document fetch: its timeout
+    (``TDMGUARD_DOCUMENT_TIMEOUT``, at most ``DOWNLOAD_TIMEOUT``) and size cap
+    (``TDMGUARD_DOCUMENT_MAXSIZE``, its own: never below 1 MiB)."""
+    s = crawler.settings
+    meta: dict[str, float | int] = {}
+    timeout = s.getfloat("TDMGUARD_DOCUMENT_TIMEOUT", 30.0)
+    page = s.getfloat("DOWNLOAD_TIMEOUT", 180.0)
+    if timeout > 0:
+        # Never longer than a page may take.
+        meta["download_timeout"] = min(timeout, page) if page > 0 else timeout
+    maxsize = s.getint("TDMGUARD_DOCUMENT_MAXSIZE", 0)
+    if maxsize > 0:
+        meta["download_maxsize"] = maxsize
+        meta["download_warnsize"] = 0
+    return meta
 
 
 class PerOrigin(Generic[T]):

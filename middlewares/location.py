@@ -39,9 +39,9 @@ from tdmguard.middlewares.exceptions import Refused
 from tdmguard.middlewares.fetch import (
     Fetched,
     PerOrigin,
-    body_of,
     fetch_snapshot,
     gather,
+    parse_fetched,
 )
 from tdmguard.middlewares.registry import LOCATION, LocationContext, RobotsInput
 from tdmguard.middlewares.robotspolicy import RobotsPolicy
@@ -174,7 +174,7 @@ class LocationRulesMiddleware:
         fetched = await gather(*(self._get(origin, url, kind, docs) for _, kind, url in jobs))
         failed = False
         for (name, _kind, _url), got in zip(jobs, fetched, strict=True):
-            doc = self._parsers[name](_body(got), got.status, got.url)
+            doc = parse_fetched(self._parsers[name], got, DOC_LIMIT)
             docs.docs.setdefault(name, []).append(doc)
             failed |= getattr(doc, "state", "") == "error"
         ttl = self.retry_after if failed else self.ttl
@@ -186,6 +186,3 @@ class LocationRulesMiddleware:
         docs.snapshots[kind if kind != "rsl" else f"rsl:{url}"] = snapshot.sha256
         return got
 
-
-def _body(got: Fetched) -> bytes:
-    return body_of(got, DOC_LIMIT)

@@ -25,6 +25,9 @@ Each protocol has its own switch (``TDMGUARD_TDMREP_ENABLED``,
 the loop runs the response-stage entries of
 :mod:`tdmguard.middlewares.registry` that are on.
 
+A ``<head>`` not ended within the scanned 64 KiB is ``html-head``
+``unreadable`` (a meta tag past it would be missed): fails closed.
+
 A reserved response is dropped and its decision recorded.
 """
 
@@ -37,7 +40,7 @@ from tdmguard.middlewares.location import informative
 from tdmguard.middlewares.readers import assets, htmlhead
 from tdmguard.middlewares.registry import RESPONSE, ResponseContext
 from tdmguard.middlewares.settings import Config, require_enabled
-from tdmguard.middlewares.vocab import Reason
+from tdmguard.middlewares.vocab import UNREADABLE, Reason
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -87,6 +90,14 @@ class ResponseSignals:
                               self.matching, self.rsl_held, head, asset, signals,
                               request.meta)
         reasons: list[Reason] = []
+        if head is not None and head.truncated:
+            # A meta tag past the scanned part (after many others) would be missed.
+            reasons.append(Reason(
+                "html-head", UNREADABLE, rule=f"<head> not ended within {htmlhead.HEAD_LIMIT} "
+                f"bytes (last tag read on line {head.last_line})", source=url,
+                detail=f"the <head> is longer than the {htmlhead.HEAD_LIMIT // 1024} KiB "
+                "tdmguard scans, so a reservation meta tag after byte "
+                f"{htmlhead.HEAD_LIMIT} would be missed"))
         for _protocol, evaluate in self.protocols:
             # Without a signal header, meta, asset or licence link each
             # evaluator answers [] at once (the common case).

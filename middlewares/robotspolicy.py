@@ -137,6 +137,8 @@ class RobotsPolicy:
     def _status_rule(self) -> str:
         status = self.snapshot.status
         rule = f"HTTP {status}" if status is not None else (self.snapshot.error or "no response")
+        if status is not None and 200 <= status < 300 and self.snapshot.error:
+            rule += f", {self.snapshot.error}"  # a 2xx whose body was cut off
         if self.snapshot.redirects:
             rule += f" after {len(self.snapshot.redirects)} redirect(s)"
         return rule

@@ -13,6 +13,10 @@ complete disallow, re-fetched after ``TDMGUARD_ROBOTSTXT_RETRY_AFTER`` seconds.
 Results are cached ``TDMGUARD_ROBOTSTXT_CACHE_TTL`` seconds (at most 24 h).
 Crawl-delay sets the origin's download-slot delay (``TDMGUARD_ROBOTSTXT_CRAWL_DELAY``).
 
+A robots.txt whose body was cut off (Scrapy's ``partial``/``dataloss``
+flags, or a reset before Content-Length was reached) is unreachable too: a
+cut-off file may have lost its ``Disallow`` lines.
+
 Fails closed. Stats: ``tdmguard/robotstxt/{fetch,allowed,refused}``,
 ``tdmguard/robotstxt/status/<class>``, ``tdmguard/robotstxt/error/<ExcType>``.
 """
@@ -100,7 +104,7 @@ class RobotsTxtMiddleware:
             got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
         status = got.status
         if got.error is not None:
-            name = got.error.split(":", 1)[0]
+            name = "Truncated" if got.truncated else got.error.split(":", 1)[0]
             self.stats.inc_value(f"tdmguard/robotstxt/error/{name}")
             access, detail = "unreachable", got.error
         else:

@@ -22,7 +22,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-from tdmguard.middlewares.fetch import PerOrigin, body_of, fetch_snapshot, gather
+from tdmguard.middlewares.fetch import PerOrigin, fetch_snapshot, gather, parse_fetched
 from tdmguard.middlewares.location import DOC_LIMIT, informative
 from tdmguard.middlewares.readers import rsl
 from tdmguard.middlewares.settings import Config, require_enabled
@@ -72,6 +72,6 @@ class RslLicences:
                     ) -> tuple[tuple[rsl.RslDocument, str], float]:
         got, snapshot = await fetch_snapshot(self.crawler, origin_of(ref.url), ref.url, "rsl",
                                              self.max_redirects, DOC_LIMIT)
-        doc = rsl.RslDocument.parse(body_of(got, DOC_LIMIT), got.status, got.url)
+        doc = parse_fetched(rsl.RslDocument.parse, got, DOC_LIMIT)
         ttl = self.retry_after if doc.state == "error" else self.ttl
         return (doc, snapshot.sha256), time.monotonic() + ttl

@@ -149,6 +149,15 @@ def _tokens(value: Any) -> list[str]:
 
 
 SECONDS = "a number of seconds >= 0"
+
+
+def _maxsize(value: Any) -> int:
+    """A rights-document size cap: 0 (Scrapy's own) or at least 1 MiB, so a
+    robots.txt is always read past RFC 9309's 500 KiB floor."""
+    size: int = _number(int, 0)(value)
+    if 0 < size < 1024 * 1024:
+        raise _Reject
+    return size
 SWITCH = "true or false (also 1/0, yes/no, on/off)"
 
 
@@ -182,6 +191,10 @@ SETTINGS: tuple[Setting, ...] = (
     _switch("TDMGUARD_LOCATION_ENABLED"),
     Setting("TDMGUARD_LOCATION_CACHE_TTL", 86400.0, SECONDS, _number(float, 0)),
     Setting("TDMGUARD_LOCATION_RETRY_AFTER", 300.0, SECONDS, _number(float, 0)),
+    Setting("TDMGUARD_DOCUMENT_TIMEOUT", 30.0, SECONDS + " (0: DOWNLOAD_TIMEOUT)",
+            _number(float, 0)),
+    Setting("TDMGUARD_DOCUMENT_MAXSIZE", 32 * 1024 * 1024,
+            "a whole number of bytes >= 1048576 (0: DOWNLOAD_MAXSIZE)", _maxsize),
     _switch("TDMGUARD_TDMREP_ENABLED"),
     Setting("TDMGUARD_TDMREP_MATCHING", "first", "first or longest",
             _choice("first", "longest")),

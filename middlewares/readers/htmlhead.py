@@ -120,6 +120,8 @@ class Head:
     complete: bool = False
     #: True when the byte limit cut the document before the head ended.
     truncated: bool = False
+    #: The line of the last tag read (where a truncated scan stopped).
+    last_line: int = 0
 
     def meta(self, *names: str) -> list[Meta]:
         """Meta tags whose key is one of *names* (case-insensitive), in order."""
@@ -279,6 +281,7 @@ def _scan(body: bytes | str | None, limit: int, ctype: str | None) -> Head:
             _prop(head, name, attrs, text, after, line)
         pos = after
     head.truncated = cut and not head.complete
+    head.last_line = line
     if free:
         _scan_rest(head, text, pos, line, counted)
     return head
