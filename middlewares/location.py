@@ -112,9 +112,7 @@ class LocationRulesMiddleware:
 
     def _robots(self) -> RobotsTxtMiddleware | None:
         if self._robots_mw is None:
-            for mw in self.crawler.engine.downloader.middleware.middlewares:
-                if isinstance(mw, RobotsTxtMiddleware):
-                    self._robots_mw = mw
+            self._robots_mw = self.crawler.get_downloader_middleware(RobotsTxtMiddleware)
         return self._robots_mw
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:

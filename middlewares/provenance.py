@@ -125,13 +125,11 @@ class ProvenanceLog:
         from tdmguard.middlewares.decisions import DecisionMiddleware
 
         try:
-            engine = self.crawler.engine
+            decider = self.crawler.get_downloader_middleware(DecisionMiddleware)
         except RuntimeError:  # the crawl never started its engine: nothing in flight
             return
-        downloader = getattr(engine, "downloader", None)
-        for mw in getattr(getattr(downloader, "middleware", None), "middlewares", ()):
-            if isinstance(mw, DecisionMiddleware):
-                mw.interrupt(why)
+        if decider is not None:
+            decider.interrupt(why)
 
     def spider_closed(self, spider: Any = None, reason: str = "") -> None:
         self._close(finish_reason(reason), reason or "finished")

@@ -85,7 +85,5 @@ class RedirectGuard:
 
     def _decision_middleware(self) -> DecisionMiddleware | None:
         if self._decider is None:
-            for mw in self.crawler.engine.downloader.middleware.middlewares:
-                if isinstance(mw, DecisionMiddleware):
-                    self._decider = mw
+            self._decider = self.crawler.get_downloader_middleware(DecisionMiddleware)
         return self._decider
