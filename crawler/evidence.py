@@ -99,6 +99,7 @@ def evidence_for_url(db: sqlite_utils.Database, url: str,
             "stage": row["stage"], "reasons": json.loads(row["reasons"]),
             "snapshots": _snapshots_of(db, row),
             "status": row["status"], "content_sha256": row["content_sha256"],
+            "error": row["error"], "redirect_urls": json.loads(row["redirect_urls"] or "[]"),
             "user_agent": row["user_agent"], "purpose": row["purpose"],
             "crawl_id": row["crawl_id"], "hash": row["hash"],
         })

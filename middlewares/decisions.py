@@ -124,15 +124,6 @@ class DecisionMiddleware:
             raise Refused(reasons)
         if request.meta.get(AUX_META):
             return
-        redirected = request.meta.get("redirect_urls")
-        if redirected:
-            # The response that redirected here never reached this middleware
-            # (RedirectMiddleware, 600, answers first): this request's decision
-            # covers the whole chain, so the hop before it is no longer pending.
-            for key, pending in list(self.in_flight.items()):
-                if pending.url == redirected[-1]:
-                    del self.in_flight[key]
-                    break
         self.in_flight[id(request)] = request
 
     def interrupt(self, why: str) -> int:
@@ -194,6 +185,9 @@ class DecisionMiddleware:
 
     def process_exception(self, request: Request, exception: Exception,
                           spider: Spider | None = None) -> None:
+        if isinstance(exception, IgnoreRequest) and not isinstance(exception, Refused):
+            # Dropped by a later component before it left: not in flight any more.
+            self.in_flight.pop(id(request), None)
         if request.meta.get(AUX_META):
             return
         if isinstance(exception, Refused):

@@ -73,6 +73,12 @@ class RedirectGuard:
             detail = (f"more than {self.max_times} consecutive redirects: the page "
                       "was never reached")
         else:
+            # RedirectMiddleware (600) follows it: this request's decision is the
+            # follow-up's (its redirect_urls name this hop), so it is no longer
+            # pending in the decision middleware.
+            decider = self._decision_middleware()
+            if decider is not None:
+                decider.in_flight.pop(id(request), None)
             return response
         self.crawler.stats.inc_value(f"tdmguard/redirects/{kind}")
         decider = self._decision_middleware()

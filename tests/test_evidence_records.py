@@ -109,3 +109,25 @@ def test_summary_counts_refused_and_dropped_apart(ledger: Path) -> None:
     proc = run_cli(["summary", "--db", str(ledger)])
     assert "robots.txt: 2 pages refused before download" in proc.stdout
     assert "noai: 2 pages dropped after download" in proc.stdout
+
+
+def test_a_finished_crawl_with_redirects_has_no_interrupted_decision(web, tmp_path) -> None:
+    # A redirect hop is decided by its follow-up (redirect_urls); nothing may be
+    # left "in flight" for the close to record as interrupted.
+    web.add("http://r.example/robots.txt", "User-agent: *\nDisallow: /private/\n")
+    web.add("http://r.example/", '<a href="/old">o</a><a href="/to-private">p</a>'
+            '<a href="/gone">g</a>')
+    web.redirect("http://r.example/old", "http://r.example/new")
+    web.add("http://r.example/new", "<html>new</html>")
+    web.redirect("http://r.example/to-private", "http://r.example/private/x")
+    web.redirect("http://r.example/gone", "http://r.example/new")  # a duplicate target
+    db = tmp_path / "ledger.db"
+    proc = run_cli(["crawl", "http://r.example/", "--user-agent", "TestBot", "--db", str(db)],
+                   web)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ev = evidence(db, "http://r.example/", "--prefix")
+    assert not [r for r in ev["records"] if "interrupted" in (r.get("error") or "")]
+    stages = {r["url"]: r["stage"] for r in ev["records"]}
+    assert stages["http://r.example/new"] == "fetched"
+    assert stages["http://r.example/private/x"] == "refused"
+    assert "http://r.example/private/x" not in web.requested()
