@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import SETTINGS_PRIORITIES, default_settings
 
-from tdmguard.middlewares import blocklist, lawful, politeness
+from tdmguard.middlewares import blocklist, lawful
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from tdmguard.middlewares.decisions import DecisionMiddleware
 from tdmguard.middlewares.lawful import LawfulAccessMiddleware
@@ -116,8 +116,6 @@ class TdmGuard:
             settings.setdefault_in_component_priority_dict("EXTENSIONS", cls, order)
         # Never crawl logged in: HttpAuthMiddleware off, credential settings refused.
         lawful.refuse_credentials(settings)
-        lawful.check_settings(settings)
-        politeness.check_settings(settings)
         # A missing or unusable list file stops the crawl before it starts.
         blocklist.check_settings(settings)
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from tdmguard.middlewares import schema
 from tdmguard.middlewares.exceptions import Refused
 from tdmguard.middlewares.readers import htmlhead
 from tdmguard.middlewares.settings import ConfigError, require_enabled
@@ -96,38 +97,12 @@ _FALSE_IN_TEXT = re.compile(
 
 
 def wall_patterns(settings: BaseSettings) -> list[re.Pattern[str]]:
-    """``TDMGUARD_LOGIN_WALL_PATTERNS``: a list, a JSON array, or a comma-separated
-    string of regular expressions; ``ConfigError`` names a bad one."""
+    """``TDMGUARD_LOGIN_WALL_PATTERNS`` compiled (case-insensitive); parsed by
+    the one settings schema, whose :class:`ConfigError` names a bad pattern."""
     value = settings.get("TDMGUARD_LOGIN_WALL_PATTERNS")
-    if value is None:
-        value = DEFAULT_WALL_PATTERNS
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"TDMGUARD_LOGIN_WALL_PATTERNS: not a JSON array: {exc}") from None
-        else:
-            value = [p for p in text.split(",") if p.strip()]
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError("TDMGUARD_LOGIN_WALL_PATTERNS: give a list of regular expressions")
-    compiled = []
-    for pattern in value:
-        try:
-            compiled.append(re.compile(str(pattern).strip(), re.IGNORECASE))
-        except re.error as exc:
-            raise ConfigError(
-                f"TDMGUARD_LOGIN_WALL_PATTERNS: {pattern!r} is not a regular "
-                f"expression: {exc}") from None
-    return compiled
-
-
-def check_settings(settings: BaseSettings) -> None:
-    """Start-up check (the add-on): the wall patterns compile."""
-    if settings.getbool("TDMGUARD_LAWFUL_ACCESS_ENABLED", True):
-        wall_patterns(settings)
+    patterns = DEFAULT_WALL_PATTERNS if value is None else \
+        schema.parse_value("TDMGUARD_LOGIN_WALL_PATTERNS", value)
+    return [re.compile(str(p).strip(), re.IGNORECASE) for p in patterns or ()]
 
 
 def refuse_credentials(settings: BaseSettings) -> None:

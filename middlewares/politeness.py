@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.httpobj import urlparse_cached
 
-from tdmguard.middlewares import compat
-from tdmguard.middlewares.settings import ConfigError, require_enabled
+from tdmguard.middlewares import compat, schema
+from tdmguard.middlewares.settings import require_enabled
 from tdmguard.middlewares.snapshots import origin_of
 
 if TYPE_CHECKING:
@@ -46,22 +46,12 @@ logger = logging.getLogger(__name__)
 
 
 def _politeness_numbers(settings: BaseSettings) -> tuple[int, float, float, float]:
-    try:
-        values = (settings.getint("TDMGUARD_POLITENESS_CONCURRENCY", 2),
-                  settings.getfloat("TDMGUARD_POLITENESS_DELAY", 0.25),
-                  settings.getfloat("TDMGUARD_POLITENESS_BACKOFF", 2.0),
-                  settings.getfloat("TDMGUARD_POLITENESS_MAX_WAIT", 600.0))
-    except ValueError as exc:
-        raise ConfigError(f"TDMGUARD_POLITENESS_*: {exc}") from None
-    if min(values) < 0:
-        raise ConfigError("TDMGUARD_POLITENESS_* settings cannot be negative")
-    return values
-
-
-def check_settings(settings: BaseSettings) -> None:
-    """Start-up check (the add-on): the numbers are numbers."""
-    if settings.getbool("TDMGUARD_POLITENESS_ENABLED", True):
-        _politeness_numbers(settings)
+    """Concurrency, delay, backoff and longest wait, typed by the one settings schema."""
+    names = ("TDMGUARD_POLITENESS_CONCURRENCY", "TDMGUARD_POLITENESS_DELAY",
+             "TDMGUARD_POLITENESS_BACKOFF", "TDMGUARD_POLITENESS_MAX_WAIT")
+    concurrency, delay, backoff, wait = (
+        schema.parse_value(n, settings.get(n, schema.DEFAULTS[n])) for n in names)
+    return int(concurrency), float(delay), float(backoff), float(wait)
 
 
 def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
