@@ -22,7 +22,7 @@ from tdmguard.middlewares import blocklist, lawful
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from tdmguard.middlewares.decisions import DecisionMiddleware
 from tdmguard.middlewares.lawful import LawfulAccessMiddleware
-from tdmguard.middlewares.ledger import LedgerError, check_path
+from tdmguard.middlewares.ledger import Ledger, LedgerError
 from tdmguard.middlewares.location import LocationRulesMiddleware
 from tdmguard.middlewares.politeness import PolitenessMiddleware
 from tdmguard.middlewares.provenance import ProvenanceLog
@@ -97,9 +97,10 @@ class TdmGuard:
             if priority is not None and priority > SETTINGS_PRIORITIES["addon"]:
                 settings.set(name, value, priority)
         if settings.get("TDMGUARD_DB"):
-            # An unusable ledger path stops the crawl before any request.
+            # An unusable ledger (a bad path, a file that is not a tdmguard
+            # ledger) stops the crawl before any request: opened and closed here.
             try:
-                check_path(settings.get("TDMGUARD_DB"))
+                Ledger(settings.get("TDMGUARD_DB")).close()
             except LedgerError as exc:
                 raise ConfigError(f"TDMGUARD_DB: {exc}") from None
         settings.set("ROBOTSTXT_OBEY", False, "addon")

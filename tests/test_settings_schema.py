@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import re
+import sqlite3
 
 import pytest
 
@@ -126,6 +127,8 @@ class S(scrapy.Spider):
      "TDMGUARD_ROBOTSTXT_ENABLED='perhaps' is not usable: expected true or false"),
     ("TDMGUARD_DB=no-such-dir/ledger.db", "TDMGUARD_DB: cannot create the ledger"),
     ("TDMGUARD_DB=.", "TDMGUARD_DB: cannot use . as the ledger: it is a directory"),
+    ("TDMGUARD_DB=notes.db", "TDMGUARD_DB: notes.db is not an SQLite file"),
+    ("TDMGUARD_DB=other.db", "TDMGUARD_DB: other.db holds other tables (t): not a tdmguard"),
 ])
 def test_scrapy_crawl_with_the_addon_stops_with_one_line(tmp_path, web, setting,
                                                          expected) -> None:
@@ -135,6 +138,11 @@ def test_scrapy_crawl_with_the_addon_stops_with_one_line(tmp_path, web, setting,
     from .conftest import cli_env
 
     web.add("http://pub.example/", "<html>x</html>")
+    (tmp_path / "notes.db").write_text("my notes")
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("create table t (x)")
+    other.commit()
+    other.close()
     (tmp_path / "p" / "spiders").mkdir(parents=True)
     (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = p.settings\n")
     (tmp_path / "p" / "__init__.py").write_text("")
@@ -152,6 +160,9 @@ def test_scrapy_crawl_with_the_addon_stops_with_one_line(tmp_path, web, setting,
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tdmguard: error:")]
     assert len(errors) == 1 and expected in errors[0]
     assert web.requested() == []
+    assert (tmp_path / "notes.db").read_text() == "my notes"
+    assert sqlite3.connect(tmp_path / "other.db").execute(
+        "select name from sqlite_master").fetchall() == [("t",)]
 
 
 @pytest.mark.parametrize(("setting", "expected"), [
