@@ -13,6 +13,7 @@ standard-library checker (the very code ``tdmguard verify --bundle`` runs).
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import zipfile
 from collections.abc import Sequence
@@ -130,8 +131,11 @@ def write_bundle(path: str, subject: dict[str, Any],
             lo, hi = _cited_seqs(db, ids)
             lines, last_hash = _segment_lines(db, lo, hi)
             out.writestr(f"{where}/chain.jsonl", "".join(lines))
-            cols = [row[1] for row in db.execute("PRAGMA table_info(decisions)")]
-            as_object = ", ".join(f"'{c}', {c}" for c in cols)
+            # Column names come from the file: only plain identifiers are
+            # spliced into SQL (a crafted ledger cannot inject any).
+            cols = [row[1] for row in db.execute("PRAGMA table_info(decisions)")
+                    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", row[1])]
+            as_object = ", ".join(f"'{c}', \"{c}\"" for c in cols)
             wanted = set(ids)
             rows = [line for did, line in db.execute(
                 f"SELECT id, json_object({as_object}) FROM decisions "
