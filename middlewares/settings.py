@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from tdmguard.middlewares import schema
 from tdmguard.middlewares.readers.robots import is_product_token
-from tdmguard.middlewares.vocab import MODES, PURPOSES, STRICT, TRAIN_AI
+from tdmguard.middlewares.vocab import STRICT, TRAIN_AI
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -102,14 +102,10 @@ class Config:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
         tokens = parse_tokens(settings.get("TDMGUARD_USER_AGENT"))
-        mode = str(settings.get("TDMGUARD_MODE", STRICT)).lower()
-        if mode not in MODES:
-            raise ConfigError(f"TDMGUARD_MODE {mode!r}: use one of {', '.join(MODES)}")
-        purpose = str(settings.get("TDMGUARD_PURPOSE", TRAIN_AI)).lower()
-        if purpose not in PURPOSES:
-            raise ConfigError(
-                f"TDMGUARD_PURPOSE {purpose!r}: use one of {', '.join(PURPOSES)}"
-            )
+        # Typed by the one settings schema (its one-line errors name the value).
+        mode = schema.parse_value("TDMGUARD_MODE", settings.get("TDMGUARD_MODE", STRICT))
+        purpose = schema.parse_value("TDMGUARD_PURPOSE",
+                                     settings.get("TDMGUARD_PURPOSE", TRAIN_AI))
         return cls(tokens, mode, purpose)
 
 
