@@ -215,6 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
             _text_list),
     _switch("TDMGUARD_BLOCKLIST_SHIPPED"),
     Setting("TDMGUARD_BLOCKLIST_ADVISORY", "block", "block or warn", _choice("block", "warn")),
+    _switch("TDMGUARD_RIGHTSHOLDER_RESERVATION_ENABLED"),
+    Setting("TDMGUARD_RESERVATIONS", [],
+            "rightsholder-reservation list file paths: a list or comma-separated", _text_list),
     _switch("TDMGUARD_LAWFUL_ACCESS_ENABLED"),
     Setting("TDMGUARD_LOGIN_WALL_PATTERNS", None,
             "regular expressions: a list, a JSON array or comma-separated", _patterns),
@@ -223,6 +226,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TDMGUARD_POLITENESS_DELAY", 0.25, SECONDS, _number(float, 0)),
     Setting("TDMGUARD_POLITENESS_BACKOFF", 2.0, SECONDS, _number(float, 0)),
     Setting("TDMGUARD_POLITENESS_MAX_WAIT", 600.0, SECONDS, _number(float, 0)),
+    Setting("TDMGUARD_WARC", None, "a WARC file path (.warc or .warc.gz)", _optional_text),
+    Setting("TDMGUARD_SIGNING_KEY", None, "an Ed25519 private key file path (PEM)",
+            _optional_text),
+    Setting("TDMGUARD_SIGNATURE_AGENT", None,
+            "the https URL of the published key directory", _optional_text),
 )
 
 SCHEMA: dict[str, Setting] = {s.name: s for s in SETTINGS}

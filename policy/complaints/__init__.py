@@ -1,0 +1,1 @@
+"""The complaints register (Code of Practice, Measure 1.5)."""
