@@ -13,7 +13,10 @@ comment lines, then has one entry per line::
     https://mirror.example:8443/any/path   # a URL's host is taken
     *.other.example         # same as other.example: subdomains always match
 
-``name`` and ``kind`` are required. ``kind`` is ``authoritative`` (a court or
+``name`` and ``kind`` are required, except that a file with neither (a
+plain list of domains, such as datatrove's) is accepted as the operator's own
+list: named after the file (its stem), ``advisory``, with a one-line warning
+that it carries no provenance. ``kind`` is ``authoritative`` (a court or
 an EU/EEA public authority, the lists Code of Practice Measure 1.2(1)(b)
 refers to) or ``advisory`` (e.g. the EU Counterfeit and Piracy Watch List,
 the USTR Notorious Markets list). ``edition`` and ``source`` are expected: a
@@ -22,8 +25,9 @@ kept as metadata. ``license`` is accepted for ``licence``.
 
 Parsing is lenient, like Protego's: an entry that is not a host name after
 normalisation (see :mod:`tdmguard.blocklists.hosts`), or that is a bare public suffix
-such as ``co.uk``, is skipped with a warning naming the file and line. Only a
-missing or invalid header raises :class:`BlocklistError`.
+such as ``co.uk``, is skipped with a warning naming the file and line. Only an
+incomplete (one of ``name``/``kind`` missing) or invalid header raises
+:class:`BlocklistError`.
 """
 
 from __future__ import annotations
@@ -186,6 +190,8 @@ class _Parser:
         self.header[key] = value
 
     def make(self) -> ParsedList:
+        if not any(key in self.header for key in REQUIRED_KEYS):
+            return self.headerless()
         missing = [key for key in REQUIRED_KEYS if not self.header.get(key)]
         if missing:
             wanted = ", ".join(f"'# {key}: ...'" for key in missing)
@@ -206,6 +212,19 @@ class _Parser:
         fields = {key: self.header.get(key, "") for key in FIELDS}
         fields["kind"] = kind
         meta = {k: v for k, v in self.header.items() if k not in FIELDS}
+        return ParsedList(fields, meta, self.entries, self.warnings, self.dots)
+
+    def headerless(self) -> ParsedList:
+        """A plain list of hosts (datatrove's, a dataset's own): the operator's
+        own list, named after the file, advisory, with one warning."""
+        name = self.path.stem or "operator-list"
+        self.warn(None, f"no '# name:'/'# kind:' header: loaded as the operator's own "
+                  f"list {name!r} (advisory), which carries no provenance")
+        fields = {key: self.header.get(key, "") for key in FIELDS}
+        fields.update(name=name, kind="advisory",
+                      title=f"{name} (operator's own list, no provenance header)")
+        meta = {k: v for k, v in self.header.items() if k not in FIELDS}
+        meta["provenance"] = "none"
         return ParsedList(fields, meta, self.entries, self.warnings, self.dots)
 
     def line(self, lineno: int, raw: str) -> None:

@@ -133,3 +133,41 @@ def _one_chain(db: sqlite_utils.Database) -> None:
                          (seq, prev, digest, rec[0]))
             prev = digest
     conn.execute("UPDATE chain_head SET hash = ?, seq = ? WHERE id = 1", (prev, seq))
+
+
+@MIGRATIONS(name="005_audits")
+def _audits(db: sqlite_utils.Database) -> None:
+    """``tdmguard audit``: one row per audit, one per input row (README, "Audits").
+
+    Not chained: each row's verdict is also a chained ``decisions`` row of the
+    audit's crawl; these tables index them by input row, for resuming and reports.
+    """
+    db.table("audits").create({
+        "id": int, "key": str, "started_at": str, "finished_at": str, "inputs": str,
+        "options": str, "crawl_ids": str, "rows": int, "origins": int, "summary": str,
+    }, pk="id")
+    db.table("audits").create_index(["key"], unique=True)
+    db.table("audit_rows").create({
+        "audit_id": int, "idx": int, "input": str, "row": int, "url": str, "origin": str,
+        "domain": str, "fetch_time": str, "verdict": str, "allowed": int, "complete": int,
+        "stage": str, "status": int, "protocols": str, "reasons": str, "snapshots": str,
+        "crawl_id": int, "decided_at": str, "history_flag": str, "history_allowed": int,
+        "history_captured_at": str, "history_snapshot": str, "history_reasons": str,
+        "error": str,
+    }, pk=("audit_id", "idx"), foreign_keys=[("audit_id", "audits", "id")])
+    db.table("audit_rows").create_index(["audit_id", "origin"])
+
+
+@MIGRATIONS(name="006_warc_records")
+def _warc_records(db: sqlite_utils.Database) -> None:
+    """Where each WARC record a crawl wrote (``TDMGUARD_WARC``) sits: a page's,
+    by its decision, and a rights document's, by its snapshot sha256. A pointer
+    index beside the chain, not in it: the WARC file carries its own digests."""
+    db.table("warc_records").create({
+        "id": int, "crawl_id": int, "decision_id": int, "kind": str, "sha256": str,
+        "target_uri": str, "warc_date": str, "filename": str, "offset": int, "length": int,
+        "record_id": str,
+    }, pk="id", foreign_keys=[("crawl_id", "crawls", "id"),
+                              ("decision_id", "decisions", "id")])
+    db.table("warc_records").create_index(["decision_id"])
+    db.table("warc_records").create_index(["sha256"])

@@ -512,7 +512,6 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("header", "message"),
     [
-        ("", r"lacks '# name: \.\.\.', '# kind: \.\.\.'"),
         ("# name: x\n", r"lacks '# kind: \.\.\.'"),
         ("# kind: advisory\n", r"lacks '# name: \.\.\.'"),
         ("# name:\n# kind: advisory\n", r"lacks '# name: \.\.\.'"),
@@ -524,6 +523,18 @@ def test_header_validation(write_list, header: str, message: str) -> None:
     with pytest.raises(BlocklistError, match=message) as info:
         Blocklist.load(path)
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_headerless_list_is_the_operators_own(write_list) -> None:
+    # A plain list of domains (datatrove's) loads as it is, with one warning.
+    path = write_list("# my own exclusions\na.example\nb.example\n", header="",
+                      name="dataset-exclusions.txt")
+    blocklist = Blocklist.load(path)
+    assert (blocklist.name, blocklist.kind) == ("dataset-exclusions", "advisory")
+    assert blocklist.meta == {"provenance": "none"}
+    [warning] = blocklist.warnings
+    assert "no provenance" in warning and "\n" not in warning
+    assert BlocklistSet([blocklist]).match("www.b.example").entry == "b.example"
 
 
 def test_header_fields_aliases_and_metadata(write_list) -> None:
