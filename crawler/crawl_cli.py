@@ -1,9 +1,8 @@
-"""The commands that crawl: ``check``, ``crawl`` and ``demo``."""
+"""The commands that crawl: ``check`` and ``crawl`` (``demo`` is in demo_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import click
@@ -22,21 +21,50 @@ from tdmguard.crawler.clitools import (
     writable_ledger,
 )
 from tdmguard.crawler.output import emit, output_options, render
+from tdmguard.crawler.progress import progress_options
 from tdmguard.middlewares.settings import ConfigError, parse_tokens
-from tdmguard.middlewares.vocab import MODES
 
 #: Columns of a decision in csv and md output (nested ones JSON-encoded).
 DECISION_COLUMNS = ("url", "allowed", "stage", "status", "reasons", "final_url",
                     "redirect_urls", "error", "snapshots", "content_sha256", "at")
 
 
-def crawl_overrides(user_agent: str | None, mode: str | None,
-                    purpose: str | None) -> dict[str, Any]:
+def config_option(f: Any) -> Any:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        metavar="PATH",
+        help="Crawl as a crawler identity of this tdmguard.toml, with its settings "
+        "(--user-agent TOKEN picks the identity; default: the first). -s and the "
+        "other options win over the file.")(f)
+
+
+def config_settings(config_path: str | None, user_agent: str | None) -> dict[str, Any]:
+    """The settings ``--config`` gives: ``[settings]`` and the identity's own
+    (``tdmguard.policy.config.crawl_settings``); an unusable file is one line, exit 2."""
+    if config_path is None:
+        return {}
+    from tdmguard.policy.config import ConfigError as TomlError
+    from tdmguard.policy.config import crawl_settings, load
+
+    identity = user_agent.split(",")[0].strip() if user_agent else None
     try:
-        tokens = parse_tokens(user_agent)
-    except ConfigError as exc:
-        raise fail(str(exc).replace("TDMGUARD_USER_AGENT", "--user-agent")) from None
-    out: dict[str, Any] = {"TDMGUARD_USER_AGENT": ",".join(tokens)}
+        return crawl_settings(load(config_path), identity)
+    except TomlError as exc:
+        raise fail(str(exc)) from None
+
+
+def crawl_overrides(user_agent: str | None, mode: str | None,
+                    purpose: str | None, config: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """Settings from the command's options. With *config* (``--config``'s
+    settings), --user-agent has picked the identity, whose tokens stand."""
+    out: dict[str, Any] = {}
+    if not config:
+        try:
+            tokens = parse_tokens(user_agent)
+        except ConfigError as exc:
+            raise fail(str(exc).replace("TDMGUARD_USER_AGENT", "--user-agent")) from None
+        out["TDMGUARD_USER_AGENT"] = ",".join(tokens)
     if mode:
         out["TDMGUARD_MODE"] = mode
     if purpose:
@@ -77,6 +105,23 @@ def run_checked(spidercls_path: str, overrides: dict[str, Any], **kwargs: Any) -
         return run_crawl(load_object(spidercls_path), overrides, **kwargs)
     except CrawlFailed as exc:
         raise fail(str(exc)) from None
+
+
+def with_progress(overrides: dict[str, Any], label: str, total: int | None, quiet: bool,
+                  every: float) -> dict[str, Any]:
+    """Add the progress extension (:class:`~tdmguard.crawler.progress.CrawlProgress`)
+    to the crawl's ``EXTENSIONS``, keeping any the user gave."""
+    from tdmguard.crawler.run import base_settings
+
+    out = dict(overrides)
+    try:
+        extensions = dict(base_settings(out).getdict("EXTENSIONS"))
+    except ValueError as exc:  # -s EXTENSIONS=... that is not a dict
+        raise fail(f"EXTENSIONS: {exc}") from None
+    extensions["tdmguard.crawler.progress.CrawlProgress"] = 900
+    out["EXTENSIONS"] = extensions
+    out["CLI_PROGRESS"] = {"label": label, "total": total, "quiet": quiet, "interval": every}
+    return out
 
 
 def interrupted(result: Any) -> bool:
@@ -149,12 +194,16 @@ def show_decisions(rows: list[dict[str, Any]], fmt: str) -> None:
 @output_options
 @blocklist_option
 @settings_option
+@config_option
+@progress_options
 def check(urls: tuple[str, ...], input_path: str | None, user_agent: str | None,
           mode: str | None, purpose: str | None, fmt: str, blocklists: tuple[str, ...],
-          scrapy_settings: tuple[str, ...]) -> None:
+          scrapy_settings: tuple[str, ...], config_path: str | None, quiet: bool,
+          progress_every: float) -> None:
     """Decide each URL exactly as a crawl would (the page is fetched, content
     discarded). URLs come from the arguments, from --input FILE, or from
-    standard input (-). Exit 0 whatever the verdicts; 2 on bad input.
+    standard input (-). Progress goes to standard error (--quiet: none).
+    Exit 0 whatever the verdicts; 2 on bad input.
 
     \b
     Example:
@@ -163,8 +212,11 @@ def check(urls: tuple[str, ...], input_path: str | None, user_agent: str | None,
         cat urls.txt | tdmguard check - --user-agent ExampleBot
     """
     checked = read_urls(urls, input_path)
-    overrides = {**parse_settings(scrapy_settings), **crawl_overrides(user_agent, mode, purpose)}
+    config = config_settings(config_path, user_agent)
+    overrides = crawl_overrides(user_agent, mode, purpose, config)
+    overrides = {**config, **parse_settings(scrapy_settings), **overrides}
     overrides = with_blocklists(overrides, blocklists)
+    overrides = with_progress(overrides, "check", len(checked), quiet, progress_every)
     result = run_checked("tdmguard.crawler.spiders.check.CheckSpider", overrides, urls=checked)
     show_decisions(decision_rows(checked, result.decisions), fmt)
     if interrupted(result):
@@ -185,29 +237,57 @@ def check(urls: tuple[str, ...], input_path: str | None, user_agent: str | None,
               help="Write every decision as JSON lines.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, envvar="TDMGUARD_DB",
               help="Ledger file (SQLite) to record decisions in.")
+@click.option("--warc", "warc_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.warc.gz",
+              help="Also write every page the spider got, and every rights document "
+              "fetched, as WARC response records (appended; needs --db: each page "
+              "record names its decision id).")
+@click.option("--redis", "redis_url", default=None, metavar="redis://HOST:PORT/DB",
+              help="Crawl as one worker of a distributed crawl sharing this Redis "
+              "(queue, politeness, rights documents); run it once per worker, each "
+              "with its own --db (TDMGUARD_REDIS_URL; README, Scale-out).")
 @output_options
 @blocklist_option
 @settings_option
+@config_option
+@progress_options
 def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
           purpose: str | None,
           max_pages: int, depth: int, output: str | None, decisions_out: str | None,
-          db: str | None, fmt: str, blocklists: tuple[str, ...],
-          scrapy_settings: tuple[str, ...]) -> None:
+          db: str | None, warc_path: str | None, redis_url: str | None, fmt: str,
+          blocklists: tuple[str, ...],
+          scrapy_settings: tuple[str, ...], config_path: str | None, quiet: bool,
+          progress_every: float) -> None:
     """Audit crawl: follow links within the seeds' hosts with every check on,
-    then print one line per decision.
+    then print one line per decision. Progress goes to standard error
+    (--quiet: none).
 
     \b
     Example:
         tdmguard crawl https://example.com/ --user-agent ExampleBot --max-pages 100
+        tdmguard crawl https://example.com/ --user-agent ExampleBot --db ledger.db \\
+            --warc crawl.warc.gz
     """
     checked = [check_url(u) for u in seeds]
-    overrides = {**parse_settings(scrapy_settings), **crawl_overrides(user_agent, mode, purpose)}
+    config = config_settings(config_path, user_agent)
+    overrides = crawl_overrides(user_agent, mode, purpose, config)
+    overrides = {**config, **parse_settings(scrapy_settings), **overrides}
     overrides = with_blocklists(overrides, blocklists)
     if output:
         overrides["FEEDS"] = {output: {"format": "jsonlines", "overwrite": True}}
     if db:
         writable_ledger(db)
         overrides["TDMGUARD_DB"] = db
+    if warc_path:
+        if not overrides.get("TDMGUARD_DB"):
+            raise fail("--warc needs --db LEDGER: each WARC record names its decision "
+                       "by the ledger's id")
+        overrides["TDMGUARD_WARC"] = warc_path
+        overrides = with_blocklists(overrides, ())  # checks the WARC path too
+    if redis_url:
+        overrides["TDMGUARD_REDIS_URL"] = redis_url
+        overrides = with_blocklists(overrides, ())  # checks Redis answers
+    overrides = with_progress(overrides, "crawl", None, quiet, progress_every)
     result = run_checked("tdmguard.crawler.spiders.audit.AuditSpider", overrides, seeds=checked,
                          max_pages=max_pages, depth=depth)
     rows = [d.to_dict() for d in result.decisions]
@@ -216,43 +296,8 @@ def crawl(seeds: tuple[str, ...], user_agent: str | None, mode: str | None,
             fh.writelines(json.dumps(row) + "\n" for row in rows)
     show_decisions(rows, fmt)
     fetched = sum(1 for r in rows if r["allowed"] and r["stage"] == "fetched")
-    click.echo(f"{len(rows)} decisions: {fetched} fetched, "
-               f"{sum(1 for r in rows if not r['allowed'])} refused or dropped", err=True)
-    if interrupted(result):
-        raise Interrupted()
-
-
-@click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--mode", type=click.Choice(MODES), default="strict", show_default=True)
-@click.option("--user-agent", "user_agent", default="DemoBot", show_default=True,
-              metavar="TOKEN")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
-              help="Also record the demo crawl in this ledger file.")
-def demo(mode: str, user_agent: str, db: str | None) -> None:
-    """Start the bundled sample web on 127.0.0.1, crawl it, and print what was
-    fetched and what was refused and why.
-
-    \b
-    Example:
-        tdmguard demo
-    """
-    from tdmguard.crawler.sampleweb import SEEDS, build_sample_web
-
-    overrides = crawl_overrides(user_agent, mode, "train-ai")
-    overrides["DOWNLOAD_TIMEOUT"] = 3
-    if db:
-        overrides["TDMGUARD_DB"] = db
-    web = build_sample_web().start()
-    os.environ["http_proxy"] = web.proxy_url
-    os.environ.pop("no_proxy", None)
-    os.environ.pop("NO_PROXY", None)
-    try:
-        result = run_checked("tdmguard.crawler.spiders.audit.AuditSpider", overrides, seeds=SEEDS)
-    finally:
-        web.stop()
-    rows = [d.to_dict() for d in result.decisions]
-    click.echo(f"tdmguard demo: {len(web.log)} HTTP requests to the sample web "
-               f"(127.0.0.1), {len(rows)} decisions\n")
-    click.echo(render(sorted(rows, key=lambda r: r["url"]), "table", table=decision_table))
+    if not quiet:
+        click.echo(f"{len(rows)} decisions: {fetched} fetched, "
+                   f"{sum(1 for r in rows if not r['allowed'])} refused or dropped", err=True)
     if interrupted(result):
         raise Interrupted()

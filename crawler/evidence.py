@@ -20,7 +20,24 @@ def _body_text(body: Any) -> str:
     return body if isinstance(body, str) else body.decode("utf-8", "replace")
 
 
-def _snapshots_of(db: sqlite_utils.Database, row: dict[str, Any]) -> list[dict[str, Any]]:
+def _has_warc(db: sqlite_utils.Database) -> bool:
+    """The ledger knows where WARC records are (migration 006, ``TDMGUARD_WARC``)."""
+    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                           "name = 'warc_records'").fetchone())
+
+
+def _warc_record(db: sqlite_utils.Database, where: str, args: list[Any]
+                 ) -> dict[str, Any] | None:
+    """Where a WARC file holds a record: ``filename``, ``offset``, ``length``,
+    ``record_id`` (e.g. ``warcio extract FILENAME OFFSET``)."""
+    for r in db.query("SELECT filename, offset, length, record_id FROM warc_records "
+                      f"WHERE {where} ORDER BY id DESC LIMIT 1", args):
+        return dict(r)
+    return None
+
+
+def _snapshots_of(db: sqlite_utils.Database, row: dict[str, Any],
+                  warc: bool = False) -> list[dict[str, Any]]:
     """The rights documents a decision cites, each with ITS fetch (the URL and
     time this crawl fetched it), not the first URL the same bytes were seen at."""
     linked = list(db.query(
@@ -36,10 +53,14 @@ def _snapshots_of(db: sqlite_utils.Database, row: dict[str, Any]) -> list[dict[s
         if r is None:
             out.append({"kind": kind, "sha256": sha, "missing": True})
             continue
-        out.append({"kind": r["doc_kind"], "cited_as": kind, "url": r["url"],
-                    "fetched_at": r["fetched_at"],
-                    "status": r["status"], "error": r["error"], "sha256": r["sha256"],
-                    "body": _body_text(r["body"])})
+        doc = {"kind": r["doc_kind"], "cited_as": kind, "url": r["url"],
+               "fetched_at": r["fetched_at"],
+               "status": r["status"], "error": r["error"], "sha256": r["sha256"],
+               "body": _body_text(r["body"])}
+        if warc:
+            doc["warc"] = _warc_record(db, "sha256 = ? AND target_uri = ? AND warc_date = ?",
+                                       [r["sha256"], r["url"], r["fetched_at"]])
+        out.append(doc)
     return out
 
 
@@ -92,17 +113,20 @@ def evidence_for_url(db: sqlite_utils.Database, url: str,
         rows = db.query(f"SELECT * FROM decisions WHERE url IN ({marks}) "
                         "ORDER BY at DESC, id DESC", looked_up)
     records = []
+    warc = _has_warc(db)
     for row in rows:
         records.append({
             "id": row["id"], "url": row["url"], "at": row["at"],
             "allowed": bool(row["allowed"]),
             "stage": row["stage"], "reasons": json.loads(row["reasons"]),
-            "snapshots": _snapshots_of(db, row),
+            "snapshots": _snapshots_of(db, row, warc),
             "status": row["status"], "content_sha256": row["content_sha256"],
             "error": row["error"], "redirect_urls": json.loads(row["redirect_urls"] or "[]"),
             "user_agent": row["user_agent"], "purpose": row["purpose"],
             "crawl_id": row["crawl_id"], "hash": row["hash"],
         })
+        if warc:
+            records[-1]["warc"] = _warc_record(db, "decision_id = ?", [row["id"]])
     return {"url": url, "looked_up": looked_up, "prefix": prefix, "records": records}
 
 
@@ -169,6 +193,8 @@ def render_url_evidence(ev: dict[str, Any], fmt: str) -> str:
             out.append(("\n## " if md else "\n") + text(rec["url"]))
         out.append(("\n## " if md else "\n") + f"{text(rec['at'])}  {verdict}  "
                    f"status={text(rec['status'])}  decision #{rec['id']}{where}")
+        if rec.get("warc"):
+            out.append(f"{'- ' if md else '  '}{_warc_line(rec['warc'], text)}")
         for r in rec["reasons"]:
             out.append(f"{'- ' if md else '  '}{text(r['protocol'])} {text(r['verdict'])}: "
                        f"{text(r['detail'])} [{text(r['rule'])}]")
@@ -176,6 +202,8 @@ def render_url_evidence(ev: dict[str, Any], fmt: str) -> str:
             out.append(f"{'### ' if md else '  -- '}{text(s['kind'])} {text(s.get('url', ''))} "
                        f"fetched {text(s.get('fetched_at'))} status {text(s.get('status'))} "
                        f"sha256 {text(s['sha256'])}")
+            if s.get("warc"):
+                out.append(f"{'' if md else '     '}{_warc_line(s['warc'], text)}")
             lines = escape_lines(s.get("body", ""))
             if md:
                 body = "\n".join(lines)
@@ -183,6 +211,11 @@ def render_url_evidence(ev: dict[str, Any], fmt: str) -> str:
             else:
                 out.append("\n".join("     | " + line for line in lines))
     return "\n".join(out)
+
+
+def _warc_line(w: dict[str, Any], text: Any) -> str:
+    return (f"WARC record {text(w['record_id'])} in {text(w['filename'])} at offset "
+            f"{w['offset']} ({w['length']} bytes)")
 
 
 def honoured_protocols(settings_per_crawl: list[dict[str, Any]],

@@ -27,7 +27,7 @@ from tdmguard.crawler.output import emit, escape_md, escape_text, output_options
 #: Columns of an evidence record in csv and md output (nested ones JSON-encoded).
 EVIDENCE_COLUMNS = ("ledger", "id", "at", "allowed", "stage", "status", "reasons",
                     "snapshots", "content_sha256", "user_agent", "purpose", "crawl_id",
-                    "hash")
+                    "hash", "warc")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

@@ -17,6 +17,9 @@ internals.
 
 Stats: ``tdmguard/politeness/hold/<429|503>``,
 ``tdmguard/politeness/retry_after_too_long``.
+
+:meth:`PolitenessMiddleware.waiting` says which origin the crawl is waiting
+for and why (a Crawl-delay, a Retry-After hold), for progress displays.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class PolitenessMiddleware:
         self._hold_until: dict[str, float] = {}
         self._strikes: dict[str, int] = {}
         self.stats = crawler.stats
+        self._floor = max(self.delay, s.getfloat("DOWNLOAD_DELAY", 0.0))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PolitenessMiddleware:
@@ -140,6 +144,30 @@ class PolitenessMiddleware:
         if slot is not None:
             self._hold(slot, until)
         return response
+
+    def waiting(self, at_least: float = 1.0) -> tuple[str, str] | None:
+        """The origin whose queued requests wait longest for its slot, and why
+        (``"Crawl-delay 30 s"``, ``"held after HTTP 429/503, 42 s left"``), or None
+        when no origin with requests queued waits *at_least* seconds between
+        downloads. A delay above our own and ``DOWNLOAD_DELAY`` is the
+        origin's robots.txt Crawl-delay."""
+        now = time.monotonic()
+        found: tuple[float, str, str] | None = None
+        for key, slot in self._slots.items():
+            if not slot.queue:
+                continue
+            held = self._hold_until.get(key, 0.0) - now
+            if held > 0:
+                wait, why = held, f"held after HTTP 429/503, {held:.0f} s left"
+            elif slot.delay >= at_least:
+                wait = slot.delay
+                why = (f"Crawl-delay {slot.delay:g} s" if slot.delay > self._floor
+                       else f"delay {slot.delay:g} s")
+            else:
+                continue
+            if found is None or wait > found[0]:
+                found = (wait, key, why)
+        return None if found is None else (found[1], found[2])
 
     def _hold(self, slot: Slot, until: float) -> None:
         """Stop the slot from starting downloads until *until* (monotonic)."""
