@@ -18,30 +18,43 @@ unless ``TDMGUARD_BLOCKLIST_ADVISORY = "warn"``: then a match is logged and
 recorded as a non-blocking reason. There is deliberately no per-request
 opt-out meta key: the exclusion is not the spider's to waive.
 
+The same two middlewares run the registry's other request-stage protocols
+(:data:`tdmguard.middlewares.registry.REQUEST`): rightsholder reservations
+(``TDMGUARD_RIGHTSHOLDER_RESERVATION_ENABLED``, lists in
+``TDMGUARD_RESERVATIONS``, entries added by upheld complaints), refused and
+dropped the same way, each reason naming the complaint; a page refused under
+a list cites the list file's version (a ledger snapshot, kind
+``reservations:<file URI>``). The middlewares are on while either switch is.
+
 Fails closed. Stats: ``tdmguard/blocklist/blocked/<list>``,
 ``tdmguard/blocklist/warned/<list>``, ``tdmguard/blocklist/aux_blocked/<list>``,
-``tdmguard/blocklist/links_dropped/<list>``.
+``tdmguard/blocklist/links_dropped/<list>``,
+``tdmguard/rightsholder_reservation/{refused,unreadable,aux_refused,links_dropped}``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from scrapy import Request as ScrapyRequest
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from tdmguard.blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
+from tdmguard.middlewares import registry, signals
 from tdmguard.middlewares.decisions import record_decision
 from tdmguard.middlewares.exceptions import Refused
-from tdmguard.middlewares.settings import Config, ConfigError, require_enabled
+from tdmguard.middlewares.registry import REQUEST, RequestContext
+from tdmguard.middlewares.settings import Config, ConfigError
+from tdmguard.middlewares.snapshots import Snapshot, utcnow
 from tdmguard.middlewares.vocab import (
     AUX_META,
     RESERVED,
+    SNAPSHOTS_META,
     UNAVAILABLE,
     Reason,
     add_reasons,
@@ -149,20 +162,71 @@ def decoded_host(url: str) -> str | None:
         return raw.decode("latin-1")
 
 
+def _stat_name(protocol: str) -> str:
+    return protocol.replace("-", "_").replace(".", "_")
+
+
 class _Lookup:
     """Settings and lists shared by the downloader and spider middlewares."""
 
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
-        require_enabled(s, "TDMGUARD_BLOCKLIST_ENABLED")
         self.crawler = crawler
         self.config = Config.from_settings(s)
-        self.warn_advisory = advisory_mode(s) == "warn"
-        self.blocklists = blocklists_from_settings(s)
-        self._titles = {b.name: b.title or b.name for b in self.blocklists.lists}
+        # The registry's request-stage protocols with something to read.
+        self.lists: dict[str, Any] = {}
+        self.checks: list[Callable[[RequestContext], list[Reason]]] = []
+        for protocol, evaluate in registry.evaluators(s.getbool, REQUEST):
+            loaded = protocol.load(s.get) if protocol.load is not None else None
+            if loaded is not None:
+                self.lists[protocol.name] = loaded
+                self.checks.append(evaluate)
+        self.blocklists: BlocklistSet | None = None
+        self.warn_advisory = False
+        self._titles: dict[str, str] = {}
+        if s.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
+            self.warn_advisory = advisory_mode(s) == "warn"
+            self.blocklists = blocklists_from_settings(s)
+            self._titles = {b.name: b.title or b.name for b in self.blocklists.lists}
+        elif not self.checks:
+            raise NotConfigured("TDMGUARD_BLOCKLIST_ENABLED off and no request-stage "
+                                "list (TDMGUARD_RESERVATIONS) in force")
         self.stats = crawler.stats
+        self._cited: set[tuple[str, str]] = set()
+
+    def listed(self, url: str) -> list[Reason]:
+        """The blocking reasons of the request-stage protocols (reservations)."""
+        if not self.checks:
+            return []
+        c = self.config
+        ctx = RequestContext(url, c.tokens, c.purpose, c.mode, self.lists)
+        return [r for evaluate in self.checks for r in evaluate(ctx) if r.blocks]
+
+    def documents_for(self, reasons: list[Reason]) -> dict[str, str]:
+        """``{kind: sha256}`` of the list files behind *reasons*, each version
+        sent once to the ledger as a snapshot (``snapshot_fetched``)."""
+        out: dict[str, str] = {}
+        for name in dict.fromkeys(r.protocol for r in reasons):
+            documents = getattr(self.lists.get(name), "documents", None)
+            for kind, url, body, error in documents() if documents else ():
+                snapshot = Snapshot(kind, url, "", utcnow(), None, body=body,
+                                    error=error or None)
+                sha = out[kind] = snapshot.sha256
+                if (kind, sha) not in self._cited:
+                    self._cited.add((kind, sha))
+                    self.crawler.signals.send_catch_log(signals.snapshot_fetched,
+                                                        snapshot=snapshot)
+        return out
+
+    def cite(self, request: Request, reasons: list[Reason]) -> None:
+        """Cite the list files behind *reasons* in *request*'s decision."""
+        found = self.documents_for(reasons)
+        if found:
+            request.meta.setdefault(SNAPSHOTS_META, {}).update(found)
 
     def lookup(self, url: str) -> tuple[Match, Reason] | None:
+        if self.blocklists is None:
+            return None
         match = self.blocklists.match(url)
         if match is None and "%" in url:
             # A percent-encoded host (b%C3%BCcher.example) is the same host to
@@ -188,10 +252,11 @@ class BlocklistMiddleware(_Lookup):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._warned: set[str] = set()
-        logger.info("Blocklists in force: %(lists)s", {
-            "lists": ", ".join(f"{b.name} ({b.kind}, edition {b.edition or '?'}, "
-                               f"{len(b)} entries)" for b in self.blocklists.lists)
-            or "none"})
+        if self.blocklists is not None:
+            logger.info("Blocklists in force: %(lists)s", {
+                "lists": ", ".join(f"{b.name} ({b.kind}, edition {b.edition or '?'}, "
+                                   f"{len(b)} entries)" for b in self.blocklists.lists)
+                or "none"})
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlocklistMiddleware:
@@ -199,6 +264,9 @@ class BlocklistMiddleware(_Lookup):
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         found = self.lookup(request.url)
+        listed = self.listed(request.url)
+        if listed:
+            self._refuse_listed(request, listed, found)
         if found is None:
             return
         match, reason = found
@@ -222,6 +290,23 @@ class BlocklistMiddleware(_Lookup):
                      {"list": match.list_name, "request": request})
         add_reasons(request, [reason])
         raise Refused([reason])
+
+    def _refuse_listed(self, request: Request, listed: list[Reason],
+                       found: tuple[Match, Reason] | None) -> None:
+        """Refuse under a request-stage list (with the blocklist's reason too)."""
+        reasons = ([found[1]] if found is not None else []) + listed
+        aux = request.meta.get(AUX_META)
+        for r in listed:
+            outcome = "aux_refused" if aux else (
+                "refused" if r.verdict == RESERVED else "unreadable")
+            self.stats.inc_value(f"tdmguard/{_stat_name(r.protocol)}/{outcome}")
+        if aux:
+            raise IgnoreRequest(f"reserved: {listed[0].detail}")
+        logger.debug("Refused, %(protocol)s: %(request)s",
+                     {"protocol": listed[0].protocol, "request": request})
+        self.cite(request, listed)
+        add_reasons(request, reasons)
+        raise Refused(reasons)
 
 
 class BlocklistSpiderMiddleware(_Lookup):
@@ -263,19 +348,26 @@ class BlocklistSpiderMiddleware(_Lookup):
         if response is None:
             return request
         found = self.lookup(request.url)
-        if found is None or not found[1].blocks:
+        reasons = [found[1]] if found is not None and found[1].blocks else []
+        listed = self.listed(request.url)
+        if not reasons and not listed:
             return request
-        match, reason = found
-        self.stats.inc_value(f"tdmguard/blocklist/links_dropped/{match.list_name}")
+        if reasons:
+            assert found is not None
+            self.stats.inc_value(f"tdmguard/blocklist/links_dropped/{found[0].list_name}")
+        for name in dict.fromkeys(r.protocol for r in listed):
+            self.stats.inc_value(f"tdmguard/{_stat_name(name)}/links_dropped")
         if request.url not in self._dropped:
             self._dropped.add(request.url)
-            self._record(request, reason)
-        logger.debug("Dropped link to a host on blocklist %(list)s: %(request)s",
-                     {"list": match.list_name, "request": request})
+            self.cite(request, listed)
+            self._record(request, reasons + listed)
+        logger.debug("Dropped link to %(why)s: %(request)s",
+                     {"why": f"a host on blocklist {found[0].list_name}" if found and reasons
+                      else f"a URL under {listed[0].protocol}", "request": request})
         return None
 
-    def _record(self, request: Request, reason: Reason) -> None:
+    def _record(self, request: Request, reasons: list[Reason]) -> None:
         # A link the spider yielded has no User-Agent header yet: record the one
         # the download would have carried.
-        record_decision(self.crawler, self.config, request, [reason], "refused",
+        record_decision(self.crawler, self.config, request, reasons, "refused",
                         user_agent=str(self.crawler.settings.get("USER_AGENT") or ""))

@@ -6,12 +6,15 @@ where it is read (each with the parent switches that stage also needs), the
 purposes its vocabulary speaks to, a human title with its spec version, what
 fails closed, and one evaluator per stage with one signature:
 
+- request stage (the URL alone, before any network; lists the crawl loads once
+  with :attr:`Protocol.load`): ``evaluate(ctx: RequestContext) -> list[Reason]``;
 - location stage (per origin, before any page is requested):
   ``evaluate(ctx: LocationContext) -> list[Reason]``;
 - response stage (after download, before the spider):
   ``evaluate(ctx: ResponseContext) -> list[Reason]``.
 
-The location and response middlewares loop over :func:`evaluators`; ``check``,
+The request-stage component (the blocklist middleware, order 60) and the
+location and response middlewares loop over :func:`evaluators`; ``check``,
 ``summary``, ``evidence`` and the policy documents read :func:`enabled` and
 :func:`active_reads` over a crawl's recorded settings (the ledger's
 ``crawls.settings``) or live Scrapy settings: *settings* is any mapping
@@ -38,11 +41,14 @@ from tdmguard.middlewares import adapters as a
 from tdmguard.middlewares.adapters import (
     LocationContext,
     LocationEvaluator,
+    RequestContext,
+    RequestEvaluator,
     ResponseContext,
     ResponseEvaluator,
     RobotsInput,
 )
 from tdmguard.middlewares.readers import aitxt, rsl, tdmrep
+from tdmguard.middlewares.readers.reservations import PROTOCOL as RESERVATION
 from tdmguard.middlewares.vocab import MODES, PURPOSES, STRICT, Reason
 
 # -- stages and the switches of the components that read them ---------------------
@@ -111,6 +117,10 @@ class Protocol:
     from_robots: Callable[[RobotsInput], Any] | None = None
     evaluate_location: LocationEvaluator | None = None
     evaluate_response: ResponseEvaluator | None = None
+    #: Request stage: what the crawl loads once from its settings
+    #: (``get(name, default)``), handed to the evaluator in ``ctx.lists``.
+    load: Callable[[Callable[[str, Any], Any]], Any] | None = None
+    evaluate_request: RequestEvaluator | None = None
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -223,6 +233,15 @@ PROTOCOLS: tuple[Protocol, ...] = (
         component="tdmguard.middlewares.blocklist.BlocklistMiddleware",
     ),
     Protocol(
+        RESERVATION, "Rightsholder reservations (entries added by upheld complaints, "
+        "tdmguard complaints register)", "TDMGUARD_RIGHTSHOLDER_RESERVATION_ENABLED",
+        (Read(REQUEST, "the request's URL against the TDMGUARD_RESERVATIONS lists, before "
+              "any network"),),
+        fails_closed="a reservations list unreadable or malformed",
+        speaks_to=PURPOSES,
+        load=a.load_reservations, evaluate_request=a.reservations_request,
+    ),
+    Protocol(
         "lawful-access", "Lawful access (HTTP 401/402/403/407/451, paywall and login-wall "
         "markup)", "TDMGUARD_LAWFUL_ACCESS_ENABLED",
         (Read(RESPONSE, "the response status, paywall markup and login walls"),),
@@ -273,11 +292,11 @@ def enabled(settings: Settings, stage: str | None = None) -> list[Protocol]:
 def evaluators(settings: Settings, stage: str) -> list[tuple[Protocol, Callable[[Any],
                                                                                  list[Reason]]]]:
     """``(protocol, evaluate)`` for each protocol on at *stage* that the
-    location or response loop evaluates."""
+    request, location or response loop evaluates."""
     out = []
     for p in enabled(settings, stage):
-        fn = p.evaluate_location if stage == LOCATION else (
-            p.evaluate_response if stage == RESPONSE else None)
+        fn = {LOCATION: p.evaluate_location, RESPONSE: p.evaluate_response,
+              REQUEST: p.evaluate_request}.get(stage)
         if fn is not None:
             out.append((p, fn))
     return out
@@ -309,5 +328,6 @@ def _purposes_in(name: str) -> tuple[str, ...]:
 
 
 __all__ = ["BY_NAME", "LOCATION", "PROTOCOLS", "REQUEST", "RESPONSE", "STAGES", "SWITCHES",
-           "LocationContext", "Protocol", "Read", "ResponseContext", "RobotsInput",
+           "LocationContext", "Protocol", "Read", "RequestContext", "ResponseContext",
+           "RobotsInput",
            "active_reads", "enabled", "evaluators", "switch_on", "to_bool"]

@@ -30,6 +30,10 @@ from tdmguard.middlewares.settings import DEFAULTS
 from .conftest import ROOT, by_url, check_json
 
 COURT = ROOT / "tests" / "data" / "blocklists" / "test-court.txt"
+#: A rightsholder-reservations list (as an upheld complaint writes it).
+RESERVATIONS = ('{"pattern": "http://reserved.example/page", "kind": "url-prefix", '
+                '"complaint": "TDMC-2026-000001", "added": "2026-12-01T00:00:00Z", '
+                '"withdrawn": null}\n')
 
 #: protocol name -> the URL it reserves in the fixture web below.
 RESERVED_URL = {
@@ -44,6 +48,7 @@ RESERVED_URL = {
     "iptc": "http://photos.example/iptc.jpg",
     "c2pa": "http://photos.example/c2pa.png",
     "blocklist": "http://listed.to/page",
+    "rightsholder-reservation": "http://reserved.example/page",
     "lawful-access": "http://paid.example/page",
 }
 
@@ -77,7 +82,10 @@ def publish(web: FixtureWeb) -> None:
 
 def run_check(web: FixtureWeb, db: Path, urls: list[str], *settings: str
               ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    opts = [o for s in (*settings, f"TDMGUARD_DB={db}") for o in ("-s", s)]
+    reservations = db.parent / "reservations.jsonl"
+    reservations.write_text(RESERVATIONS, encoding="utf-8")
+    opts = [o for s in (*settings, f"TDMGUARD_DB={db}", f"TDMGUARD_RESERVATIONS={reservations}")
+            for o in ("-s", s)]
     rows = check_json(web, urls, "--user-agent", "TestBot", "--blocklist", str(COURT), *opts)
     ledger = sqlite_utils.Database(db)
     try:
@@ -106,7 +114,8 @@ def test_every_protocol_is_declared_once_with_a_documented_default_switch():
         # Each is enforced by the loops (an evaluator per stage) or by its own component.
         for read in p.reads:
             evaluate = {registry.LOCATION: p.evaluate_location,
-                        registry.RESPONSE: p.evaluate_response}.get(read.stage)
+                        registry.RESPONSE: p.evaluate_response,
+                        registry.REQUEST: p.evaluate_request}.get(read.stage)
             assert evaluate is not None or p.component, (p.name, read.stage)
 
 

@@ -21,6 +21,11 @@ Per origin (parse once, cache with the robots.txt / well-known file):
 - :mod:`.rsl`: ``discover(robots=...)`` then ``RslDocument.parse(body, status, url)``
 - :mod:`.aitxt`: ``AiTxt.parse(body, status, url)``
 
+Per crawl (local list files, before any network):
+
+- :mod:`.reservations`: ``ReservationFile.parse(body, source)``, then
+  ``Reservations(files).evaluate(url)``
+
 Per request (before download): each object's ``evaluate(url, ...)``, and
 ``rsl.evaluate_all(documents, url, ...)``. The robots.txt readers' objects say
 ``has_statements`` (cheap) so the hot path skips those with nothing to say.
@@ -52,6 +57,7 @@ PROTOCOLS = (
     "ai.txt",
     "iptc",
     "c2pa",
+    "rightsholder-reservation",
 )
 
 __all__ = ["INTERNAL_ERROR", "PROTOCOLS", "strongest"]
