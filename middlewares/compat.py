@@ -13,7 +13,7 @@ difference is handled here.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.asyncio import call_later
@@ -28,8 +28,10 @@ __all__ = [
     "download_slot",
     "downloader",
     "hold_slot",
+    "requests_in_progress",
     "set_slot_delay",
     "slot_has_jitter",
+    "wake_engine",
 ]
 
 
@@ -126,3 +128,33 @@ def count_transfers_on_dequeue(slot: Slot) -> None:
     """
     if type(slot.queue) is deque:
         slot.queue = _TransferQueue(slot, slot.queue)
+
+
+def requests_in_progress(crawler: Crawler) -> Collection[Request]:
+    """The requests the engine has taken from the scheduler (or downloads for
+    a component) and not finished with: downloading, or their response still
+    being processed by the spider (links not yet queued).
+
+    Private: ``ExecutionEngine._slot.inprogress`` (Scrapy 2.14 to 2.19). The
+    distributed scheduler keeps a request in its worker's in-flight list in
+    Redis until it leaves this set, so a killed worker's unfinished requests
+    go back to the queue. A public "request finished" signal (sent where the
+    engine calls ``_remove_request``) would replace it.
+    """
+    engine = crawler.engine
+    slot = getattr(engine, "_slot", None) if engine is not None else None
+    return slot.inprogress if slot is not None else frozenset()
+
+
+def wake_engine(crawler: Crawler, delay: float) -> None:
+    """Make the engine ask the scheduler for requests again in *delay* seconds.
+
+    Private: ``ExecutionEngine._slot.nextcall`` (Scrapy 2.14 to 2.19). An idle
+    worker of a distributed crawl polls the shared queue, which other workers
+    fill; the engine's own heartbeat asks only every 5 s. A public
+    ``ExecutionEngine.wake(delay)`` would replace it.
+    """
+    engine = crawler.engine
+    slot = getattr(engine, "_slot", None) if engine is not None else None
+    if slot is not None:
+        slot.nextcall.schedule(delay)
