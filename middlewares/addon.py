@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import SETTINGS_PRIORITIES, default_settings
 
-from tdmguard.middlewares import blocklist, lawful
+from tdmguard.middlewares import blocklist, lawful, signing, warc
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
+from tdmguard.middlewares.compression import (
+    SCRAPY_COMPRESSION,
+    RecordedHttpCompressionMiddleware,
+)
 from tdmguard.middlewares.decisions import DecisionMiddleware
 from tdmguard.middlewares.lawful import LawfulAccessMiddleware
 from tdmguard.middlewares.ledger import Ledger, LedgerError
@@ -109,16 +113,33 @@ class TdmGuard:
         mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
         if SCRAPY_ROBOTS not in mws:
             settings["DOWNLOADER_MIDDLEWARES"] = {**mws, SCRAPY_ROBOTS: None}
+        mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        if SCRAPY_COMPRESSION not in mws:
+            # The same decompression, but a response it drops gets a decision.
+            settings["DOWNLOADER_MIDDLEWARES"] = {
+                **mws, SCRAPY_COMPRESSION: None, RecordedHttpCompressionMiddleware: 590}
         for cls, order in COMPONENTS.items():
             settings.setdefault_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, order)
         for cls, order in SPIDER_COMPONENTS.items():
             settings.setdefault_in_component_priority_dict("SPIDER_MIDDLEWARES", cls, order)
         for cls, order in EXTENSIONS.items():
             settings.setdefault_in_component_priority_dict("EXTENSIONS", cls, order)
+        if settings.get("TDMGUARD_WARC"):  # after ProvenanceLog: ids come from the ledger
+            warc.check_settings(settings)
+            settings.setdefault_in_component_priority_dict("EXTENSIONS", warc.WarcExport, 520)
         # Never crawl logged in: HttpAuthMiddleware off, credential settings refused.
         lawful.refuse_credentials(settings)
         # A missing or unusable list file stops the crawl before it starts.
         blocklist.check_settings(settings)
+        # Web Bot Auth: with TDMGUARD_SIGNING_KEY every request is signed (order
+        # 950, last); an unusable key or directory URL stops the crawl here.
+        signing.install(settings)
+        # Distributed crawl: with TDMGUARD_REDIS_URL the queue, the politeness and
+        # the rights documents are shared by every worker (redis_queue.py).
+        if settings.get("TDMGUARD_REDIS_URL"):
+            from tdmguard.middlewares import redis_queue
+
+            redis_queue.install(settings)
 
         tokens = parse_tokens(settings.get("TDMGUARD_USER_AGENT"))
         user_agent = settings.get("USER_AGENT")

@@ -200,6 +200,11 @@ class DecisionMiddleware:
         self._record(request, reasons, "failed", None, None, None,
                      error=f"{type(exception).__name__}: {exception}"[:300])
 
+    def record_dropped(self, request: Request, reasons: list[Reason], status: int) -> None:
+        """A response a later component (decompression) would not pass on:
+        decided ``dropped`` here, since :meth:`process_response` never saw it."""
+        self._record(request, reasons, "dropped", status, None, None)
+
     def _record(self, request: Request, reasons: list[Reason], stage: str,
                 status: int | None, sha: str | None, length: int | None,
                 error: str | None = None) -> None:

@@ -122,7 +122,11 @@ class LocationRulesMiddleware:
         robots_mw = self._robots() if self._in_robots else None
         policy = None
         if robots_mw is not None:
-            policy = robots_mw.cached_policy(origin) or await robots_mw.policy_for(origin)
+            # The version the robots.txt check judged this request under: with a
+            # short cache lifetime a second fetch could answer differently (a
+            # 503 has no Content-Usage lines) and must not decide the signals.
+            policy = (robots_mw.judged_policy(request) or robots_mw.cached_policy(origin)
+                      or await robots_mw.policy_for(origin))
         in_robots = self._signals_for(policy)
         docs = await self._docs.get(origin, lambda: self._load(origin, in_robots))
         c = self.config

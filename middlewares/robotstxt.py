@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from tdmguard.middlewares import compat
@@ -59,6 +60,11 @@ class RobotsTxtMiddleware:
         self.crawl_delay = s.getbool("TDMGUARD_ROBOTSTXT_CRAWL_DELAY", True)
         self.ai_names, _ = load_ai_crawlers(s.get("TDMGUARD_AI_CRAWLERS"))
         self._policies: PerOrigin[RobotsPolicy] = PerOrigin()
+        #: The version each allowed request was judged under, for the location
+        #: check (Content-Usage and the other in-robots.txt signals must be read
+        #: from that same version, not from a later fetch; cleared with the request).
+        self._judged: weakref.WeakKeyDictionary[Request, RobotsPolicy] = \
+            weakref.WeakKeyDictionary()
         self.stats = crawler.stats
 
     @classmethod
@@ -77,6 +83,7 @@ class RobotsTxtMiddleware:
             logger.debug("Refused by robots.txt: %(request)s", {"request": request})
             raise Refused(reasons)
         self.stats.inc_value("tdmguard/robotstxt/allowed")
+        self._judged[request] = policy
         if self.crawl_delay and policy.crawl_delay:
             self._apply_delay(request, origin, policy.crawl_delay)
 
@@ -93,6 +100,11 @@ class RobotsTxtMiddleware:
 
     def cached_policy(self, origin: str) -> RobotsPolicy | None:
         return self._policies.peek(origin)
+
+    def judged_policy(self, request: Request) -> RobotsPolicy | None:
+        """The robots.txt version *request* was allowed under, if this
+        middleware judged it (None for requests it does not check)."""
+        return self._judged.get(request)
 
     async def _fetch(self, origin: str) -> tuple[RobotsPolicy, float]:
         url = f"{origin}/robots.txt"

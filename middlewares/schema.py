@@ -231,6 +231,11 @@ SETTINGS: tuple[Setting, ...] = (
             _optional_text),
     Setting("TDMGUARD_SIGNATURE_AGENT", None,
             "the https URL of the published key directory", _optional_text),
+    # distributed crawls (redis_queue.py)
+    Setting("TDMGUARD_REDIS_URL", None, "a redis:// URL", _optional_text),
+    Setting("TDMGUARD_REDIS_KEY", "tdmguard:%(spider)s", "a key prefix", _optional_text),
+    Setting("TDMGUARD_REDIS_IDLE_CLOSE", 10.0, SECONDS, _number(float, 0)),
+    Setting("TDMGUARD_REDIS_WORKER_TTL", 30.0, "a number of seconds >= 1", _number(float, 1)),
 )
 
 SCHEMA: dict[str, Setting] = {s.name: s for s in SETTINGS}
