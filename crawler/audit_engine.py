@@ -327,11 +327,8 @@ class DatasetAuditSpider(scrapy.Spider):
                 return  # every row is refused; a crawl would ask for nothing more
         if self.location is not None:
             # The location middleware's own per-origin cache, so pages fetched
-            # later (--fetch-pages) reuse these documents. (Private API of
-            # LocationRulesMiddleware; a public documents_for(origin) would do.)
-            loc = self.location
-            state.in_robots = loc._signals_for(state.policy)
-            docs = await loc._docs.get(origin, lambda: loc._load(origin, state.in_robots))
+            # later (--fetch-pages) reuse these documents.
+            state.in_robots, docs = await self.location.documents_for(origin, state.policy)
             state.docs = docs.docs
             state.snapshots.update(docs.snapshots)
 

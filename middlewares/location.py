@@ -146,6 +146,17 @@ class LocationRulesMiddleware:
                          {"request": request})
             raise Refused(reasons)
 
+    async def documents_for(self, origin: str, policy: RobotsPolicy | None
+                            ) -> tuple[dict[str, Any], OriginDocs]:
+        """What the in-robots.txt protocols read from *policy* (the origin's
+        robots.txt version), and the origin's other location-level documents
+        from this middleware's cache (fetched once, while others wait), as a
+        crawl's requests see them; for components that decide many URLs of
+        an origin without a request each (``tdmguard audit``)."""
+        in_robots = self._signals_for(policy)
+        docs = await self._docs.get(origin, lambda: self._load(origin, in_robots))
+        return in_robots, docs
+
     def _signals_for(self, policy: RobotsPolicy | None) -> dict[str, Any]:
         """What each protocol read inside this robots.txt version (parsed once)."""
         if policy is None or policy.parsed is None:
