@@ -17,12 +17,22 @@ Hostile servers, at the socket level (all off by default)::
     web.add(url, body, chunked=True, cut_at=20)    # chunked, RST in the middle of a chunk
     web.add(url, body, trickle=10)                 # 10 bytes per second
     web.add(url, body, hang=30)                    # headers, then 30 s of silence
+    web.add(url, body, then=[Resource(503), Resource(200, body)])  # 200, 503, 200
+    web.add(url, gzip_bomb, headers={"Content-Encoding": "gzip"}, chunked=True)
 
     web = FixtureWeb()
     web.add("http://news.example/robots.txt", "User-agent: *\\nDisallow: /private/\\n")
     with web:                     # serves until the block ends
         ...  # http_proxy=web.proxy_url
         assert "http://news.example/private/x" not in web.requested()
+
+Signed requests (Web Bot Auth): given the key directory a crawler publishes,
+the web verifies each request's RFC 9421 signature as an origin would and
+logs the verdict (``LoggedRequest.signature``: ``valid``, ``missing`` or
+``invalid: why``)::
+
+    web.verify_signatures(json.loads(directory_file.read_text()),
+                          agent="https://crawler.example")
 """
 
 from __future__ import annotations
@@ -63,6 +73,10 @@ class Resource:
     trickle: float = 0.0
     #: Seconds of silence after the headers, before the body.
     hang: float = 0.0
+    #: Answers to the 2nd, 3rd, ... request of this URL (the last one repeats):
+    #: ``then=[Resource(503), Resource(200, body)]`` = 200, then 503, then 200.
+    then: list[Resource] = field(default_factory=list)
+    served: int = 0
 
 
 @dataclass(slots=True)
@@ -71,6 +85,8 @@ class LoggedRequest:
     url: str
     headers: dict[str, str]
     at: float
+    #: The signature verdict (:func:`verify_signature`); None when not verifying.
+    signature: str | None = None
 
 
 def _key(url: str) -> tuple[str, str]:
@@ -124,6 +140,8 @@ class FixtureWeb:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._signature_keys: dict[str, Any] | None = None
+        self._signature_agent: str | None = None
 
     # -- content --------------------------------------------------------------
 
@@ -144,6 +162,12 @@ class FixtureWeb:
 
     def redirect(self, url: str, to: str, status: int = 301) -> Resource:
         return self.add(url, b"", status=status, headers={"Location": to})
+
+    def verify_signatures(self, directory: dict[str, Any], agent: str | None = None) -> None:
+        """Verify every request's Web Bot Auth signature against the keys of
+        *directory* (a JWK Set); with *agent*, its Signature-Agent must name it."""
+        self._signature_keys = directory_keys(directory)
+        self._signature_agent = agent
 
     def add_host(self, origin: str) -> None:
         """Make *origin* exist even with no resources (everything 404s)."""
@@ -189,9 +213,13 @@ class FixtureWeb:
                 target = self.path
                 if not target.startswith(("http://", "https://")):
                     target = f"http://{self.headers.get('Host', '')}{target}"
+                verdict = None if web._signature_keys is None else verify_signature(
+                    self.command, target, self.headers.items(), web._signature_keys,
+                    web._signature_agent)
                 with web._lock:
                     web.log.append(LoggedRequest(self.command, target,
-                                                 dict(self.headers.items()), time.time()))
+                                                 dict(self.headers.items()), time.time(),
+                                                 verdict))
                 netloc, path = _key(target)
                 site = web.sites.get(netloc)
                 if site is None:
@@ -199,6 +227,10 @@ class FixtureWeb:
                 else:
                     res = site.get(path) or Resource(404, b"not found",
                                                      {"Content-Type": "text/plain"})
+                if res.then:
+                    with web._lock:
+                        res.served += 1
+                        res = ([res, *res.then])[min(res.served, len(res.then) + 1) - 1]
                 if res.delay:
                     time.sleep(res.delay)
                 if res.drop:
@@ -274,3 +306,96 @@ class FixtureWeb:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- Web Bot Auth: verifying signed requests as an origin would -----------------
+
+
+def directory_keys(directory: dict[str, Any]) -> dict[str, Any]:
+    """The Ed25519 public keys of a key directory (JWK Set), by thumbprint.
+
+    The thumbprint is computed here (RFC 7638, RFC 8037 A.3), not taken from
+    the signer's code; a ``kid`` that is not the thumbprint is an error, as the
+    directory draft asks.
+    """
+    import base64
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    keys: dict[str, Any] = {}
+    for jwk in directory["keys"]:
+        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            continue
+        members = json.dumps({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]},
+                             separators=(",", ":"), sort_keys=True)
+        thumb = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest())
+        kid = thumb.rstrip(b"=").decode()
+        if jwk.get("kid", kid) != kid:
+            raise ValueError(f"kid {jwk['kid']!r} is not the key's thumbprint {kid!r}")
+        raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+        keys[kid] = Ed25519PublicKey.from_public_bytes(raw)
+    return keys
+
+
+@dataclass(slots=True)
+class _Signed:
+    method: str
+    url: str
+    headers: Any
+
+
+def verify_signature(method: str, url: str, headers: Any, keys: dict[str, Any],
+                     agent: str | None = None) -> str:
+    """``valid``, ``missing`` or ``invalid: <why>`` for a request (*headers*:
+    (name, value) pairs or a dict), checked with http-message-signatures against
+    *keys* (:func:`directory_keys`): a ``web-bot-auth`` signature covering
+    ``@authority`` and its own ``Signature-Agent`` member, with ``created``,
+    ``expires`` and a ``keyid`` from the directory; with *agent*, that member
+    names it."""
+    import http_sf
+    from http_message_signatures import (
+        HTTPMessageSignaturesException,
+        HTTPMessageVerifier,
+        MappingKeyResolver,
+        algorithms,
+    )
+
+    fields = list(headers.items() if isinstance(headers, dict) else headers)
+    if not any(n.lower() == "signature" for n, _ in fields):
+        return "missing"
+    verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519,
+                                   key_resolver=MappingKeyResolver(public_keys=keys,
+                                                                   private_keys={}))
+    try:
+        results = verifier.verify(_Signed(method, url, _Fields(fields)),
+                                  expect_tag="web-bot-auth", require_components=("@authority",))
+        for result in results:
+            member = f'"signature-agent";key="{result.label}"'
+            if member not in result.covered_components:
+                return f"invalid: {member} is not covered"
+            if "expires" not in result.parameters:
+                return "invalid: no expires parameter"
+            named: Any = http_sf.parse(result.covered_components[member].encode(), tltype="item")
+            if agent is not None and named[0] != agent:
+                return f"invalid: Signature-Agent names {named[0]!r}, not {agent!r}"
+    except (HTTPMessageSignaturesException, ValueError) as exc:
+        return f"invalid: {exc}"
+    return "valid"
+
+
+class _Fields:
+    """Header field lines as http-message-signatures reads them (read-only)."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = fields
+
+    def items(self) -> list[tuple[str, str]]:
+        return self._fields
+
+    def __iter__(self) -> Any:
+        return iter(dict.fromkeys(name for name, _ in self._fields))
+
+    def __contains__(self, name: object) -> bool:
+        return any(n.lower() == str(name).lower() for n, _ in self._fields)

@@ -1,7 +1,8 @@
 """The uniform evaluate signature of each stage, and each protocol's adapter.
 
-Pure (no Scrapy or Twisted import). A location-level evaluator takes a
-:class:`LocationContext`, a response-level one a :class:`ResponseContext`;
+Pure (no Scrapy or Twisted import). A request-level evaluator takes a
+:class:`RequestContext`, a location-level one a :class:`LocationContext`, a
+response-level one a :class:`ResponseContext`;
 each returns a list of :class:`~tdmguard.middlewares.vocab.Reason` and answers
 ``[]`` at once when its protocol has nothing to read (they run on every
 request). The adapters call the readers' own APIs; the registry
@@ -10,8 +11,10 @@ request). The adapters call the readers' own APIs; the registry
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tdmguard.middlewares.readers import (
@@ -19,12 +22,25 @@ from tdmguard.middlewares.readers import (
     aitraining,
     contentsignal,
     noai,
+    reservations,
     rsl,
     tdmrep,
 )
 from tdmguard.middlewares.vocab import RSL_REFS_META, STRICT, TDMREP_META, Reason
 
 # -- contexts: what an evaluator may read ---------------------------------------
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What a request-level evaluator may read: the URL alone, before any network."""
+
+    url: str
+    tokens: tuple[str, ...]
+    purpose: str
+    mode: str
+    #: Per protocol name: what :attr:`Protocol.load` made of the crawl's settings.
+    lists: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -91,6 +107,7 @@ class ResponseContext:
         return self._asset_reasons
 
 
+RequestEvaluator = Callable[[RequestContext], list[Reason]]
 LocationEvaluator = Callable[[LocationContext], list[Reason]]
 ResponseEvaluator = Callable[[ResponseContext], list[Reason]]
 
@@ -158,10 +175,13 @@ def rsl_location(ctx: LocationContext) -> list[Reason]:
 def tdmrep_response(ctx: ResponseContext) -> list[Reason]:
     file = ctx.meta.get(TDMREP_META)
     embedded = ctx.embedded
+    # TDMRep metadata embedded but unreadable (a corrupt EPUB, an OPF with a
+    # DOCTYPE): the asset's own unreadable reason, which fails closed.
+    broken = [r for r in ctx.asset_reasons() if r.protocol == tdmrep.PROTOCOL]
     if not (ctx.signals or embedded or (file is not None and file.rules)):
-        return []
-    return tdmrep.resolve(ctx.url, file, ctx.headers, ctx.head, embedded, ctx.purpose,
-                          ctx.mode, ctx.matching)
+        return broken
+    return broken + tdmrep.resolve(ctx.url, file, ctx.headers, ctx.head, embedded,
+                                   ctx.purpose, ctx.mode, ctx.matching)
 
 
 def cu_response(ctx: ResponseContext) -> list[Reason]:
@@ -216,3 +236,77 @@ def asset_protocol(name: str) -> ResponseEvaluator:
         return [r for r in ctx.asset_reasons() if r.protocol == name]
     evaluate.__name__ = f"evaluate_{name}"
     return evaluate
+
+
+# -- request stage: rightsholder reservations -----------------------------------
+
+
+class ReservationLists:
+    """The ``TDMGUARD_RESERVATIONS`` files, re-read when one changes (checked
+    at most every *recheck* seconds), so a complaint upheld during a long
+    crawl applies to its later requests. A file that cannot be read is
+    unusable: every request is refused (see :mod:`.readers.reservations`)."""
+
+    def __init__(self, paths: list[str], recheck: float = 5.0) -> None:
+        self.paths = list(paths)
+        self.recheck = recheck
+        self._stamp: tuple[Any, ...] | None = None
+        self._next = 0.0
+        self.current = reservations.Reservations([])
+        self._refresh()
+
+    def _stat(self) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for path in self.paths:
+            try:
+                st = Path(path).stat()
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError as exc:
+                out.append(type(exc).__name__)
+        return tuple(out)
+
+    def _refresh(self) -> None:
+        self._next = time.monotonic() + self.recheck
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        files = []
+        for path in self.paths:
+            source = str(Path(path).resolve()) if path else path
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                why = exc.strerror or type(exc).__name__
+                files.append(reservations.ReservationFile.unreadable(
+                    source, f"cannot be read: {why}; create an empty file when no "
+                    "complaint has reserved anything yet"))
+                continue
+            files.append(reservations.ReservationFile.parse(data, source))
+        self._stamp, self.current = stamp, reservations.Reservations(files)
+        if self.current.errors:
+            # Perhaps a line caught mid-write: look again soon (still refusing).
+            self._stamp, self._next = None, time.monotonic() + min(self.recheck, 0.2)
+
+    def get(self) -> reservations.Reservations:
+        if self.paths and time.monotonic() >= self._next:
+            self._refresh()
+        return self.current
+
+    def documents(self) -> list[tuple[str, str, bytes, str]]:
+        """``(kind, url, body, error)`` of each file as last read, for the ledger."""
+        return [(f"reservations:{Path(f.source).as_uri()}", Path(f.source).as_uri(), f.body,
+                 f.error) for f in self.current.files]
+
+
+def load_reservations(get: Callable[[str, Any], Any]) -> ReservationLists | None:
+    """The files named by ``TDMGUARD_RESERVATIONS`` (a list or comma-separated)."""
+    value = get("TDMGUARD_RESERVATIONS", None)
+    if isinstance(value, str):
+        value = value.split(",")
+    paths = [str(v).strip() for v in value or () if str(v).strip()]
+    return ReservationLists(paths) if paths else None
+
+
+def reservations_request(ctx: RequestContext) -> list[Reason]:
+    lists = ctx.lists.get(reservations.PROTOCOL)
+    return lists.get().evaluate(ctx.url) if lists is not None else []

@@ -190,7 +190,11 @@ class _Reader:
     def url(self, key: str, *, required: bool = True) -> str | None:
         value = self.text(key, required=required)
         if value is not None:
-            parts = urlsplit(value)
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError:  # "Invalid IPv6 URL" (a stray bracket), a bad port
+                raise self.error(key, f"{value!r} is not an http(s) URL") from None
             if parts.scheme not in ("http", "https") or not parts.netloc or any(
                     c.isspace() for c in value):
                 raise self.error(key, f"{value!r} is not an http(s) URL")

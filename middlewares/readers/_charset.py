@@ -35,6 +35,12 @@ def _encoding(data: bytes, content_type: str | None) -> tuple[str, int]:
         start = data[:4096].lower()
         if b"charset" in start or b"encoding" in start:
             encoding = html_body_declared_encoding(data)
+            if encoding is not None and encoding.replace("_", "-").startswith(
+                    ("utf-16", "utf-32")):
+                # Bytes that spell an ASCII <meta> are not UTF-16 (HTML
+                # Living Standard, prescan: "If charset is UTF-16BE/LE, then
+                # set charset to UTF-8"; the Encoding Standard has no UTF-32).
+                encoding = "utf-8"
     if encoding in ("utf-16", "utf-32"):
         encoding += "-be"
     return encoding or "utf-8", 0

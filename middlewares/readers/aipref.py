@@ -56,7 +56,13 @@ from typing import Any
 
 import http_sf
 
-from tdmguard.middlewares.readers.robots import RobotsTxt, compile_pattern, normalise_path, parse
+from tdmguard.middlewares.readers.robots import (
+    RobotsTxt,
+    compile_pattern,
+    normalise_path,
+    parse,
+)
+from tdmguard.middlewares.readers.robots import decode as decode_robots
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
@@ -257,13 +263,9 @@ def _aipref_view(body: bytes | str, limit: int = LIMIT) -> tuple[RobotsTxt, list
         data = data[:limit]
         cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
         data = data[: cut + 1] if cut >= 0 else b""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     out: list[str] = []
     mapping = [0]
-    for number, line in enumerate(
-        _LINES.split(data.decode("utf-8", "replace")), start=1
-    ):
+    for number, line in enumerate(_LINES.split(decode_robots(data)), start=1):
         record = line.split("#", 1)[0]
         if ":" in record and record.split(":", 1)[0].strip().lower() == FIELD:
             out.append("Disallow:")

@@ -41,8 +41,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import defusedxml.ElementTree as SafeET
-
 from tdmguard.middlewares.vocab import (
     PERMITTED,
     RESERVED,
@@ -54,9 +52,9 @@ from tdmguard.middlewares.vocab import (
 )
 
 from . import c2pa_manifest
-from ._common import clip, never_raises, norm_mode, text, value_table
+from ._common import clip, never_raises, norm_mode, parse_xml, text, value_table, xml_error
 from .tdmrep import Statement
-from .xmp import XmpRights, find_packets, read_packet
+from .xmp import XmpRights, find_packets, mentions_xmp, read_packet
 
 PROTOCOL_IPTC = "iptc"
 SPEC = "IPTC Photo Metadata 2023.1; TDMRep CG-FINAL 2024-05-10 (XMP/OPF); C2PA/CAWG 1.1"
@@ -356,7 +354,7 @@ def _pdf(data: bytes, rights: XmpRights) -> None:
         except zlib.error:
             continue
         budget -= len(out)
-        if b"xmpmeta" in out or b"rdf:RDF" in out:
+        if mentions_xmp(out):
             _raw(out, rights, "PDF XMP (Flate)")
 
 
@@ -364,7 +362,7 @@ def _epub(data: bytes, meta: AssetMetadata) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             container = _member(archive, "META-INF/container.xml")
-            root = SafeET.fromstring(container, forbid_dtd=True)
+            root = parse_xml(container)
             paths = [
                 el.get("full-path")
                 for el in root.iter()
@@ -373,10 +371,10 @@ def _epub(data: bytes, meta: AssetMetadata) -> None:
             if not paths or not paths[0]:
                 raise ValueError("container.xml names no rootfile")
             opf_path = str(paths[0])
-            opf = SafeET.fromstring(_member(archive, opf_path), forbid_dtd=True)
+            opf = parse_xml(_member(archive, opf_path))
     except Exception as exc:  # BadZipFile, KeyError, zlib.error, ParseError, ...
         meta.errors.append(
-            ("tdmrep", f"EPUB unreadable: {type(exc).__name__}: {clip(str(exc), 120)}")
+            ("tdmrep", f"EPUB unreadable: {xml_error(exc)}")
         )
         return
     policies = []

@@ -43,6 +43,11 @@ _KNOWN_NOCOLON = _UA_FIELDS | _DISALLOW_FIELDS | _ALLOW_FIELDS | {
 # directive is global (not tied to any specific user agent)").
 GLOBAL_FIELDS = {"sitemap", "license", "host"}
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+_NOT_UTF8 = re.compile("\ufffd+")
+#: Byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE).
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+         (b"\xfe\xff", "utf-16-be"))
 
 
 def is_product_token(value: str) -> bool:
@@ -236,6 +241,25 @@ def _split_line(line: str) -> tuple[str, str] | None:
     return None
 
 
+def decode(content: bytes) -> str:
+    """The text of a robots.txt-format file (RFC 9309 §2.3: UTF-8).
+
+    A byte-order mark names the encoding (a UTF-16 file read as UTF-8 would
+    lose every rule, failing open); so does UTF-16 without one, when every
+    other byte of the start is NUL. Anything else is UTF-8, invalid octets
+    becoming U+FFFD (see :func:`parse`).
+    """
+    for bom, codec in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom):].decode(codec, "replace")
+    sample = content[:1024]
+    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if max(even, odd) * 4 >= len(sample) and min(even, odd) * 8 <= len(sample):
+            return content.decode("utf-16-le" if odd > even else "utf-16-be", "replace")
+    return content.decode("utf-8", "replace")
+
+
 def parse(content: bytes | str, limit: int | None = None) -> RobotsTxt:
     """Parse robots.txt *content*; honour at most *limit* bytes (§2.5)."""
     result = RobotsTxt()
@@ -247,9 +271,7 @@ def parse(content: bytes | str, limit: int | None = None) -> RobotsTxt:
         cut = max(content.rfind(b"\n"), content.rfind(b"\r"))
         content = content[: cut + 1] if cut >= 0 else b""
         result.truncated = True
-    if content.startswith(b"\xef\xbb\xbf"):
-        content = content[3:]
-    text = content.decode("utf-8", "replace")
+    text = decode(content)
 
     current: list[Group] = []  # groups receiving records
     open_for_agents = False  # True while consecutive user-agent lines build a group
@@ -283,6 +305,15 @@ def parse(content: bytes | str, limit: int | None = None) -> RobotsTxt:
                 result.ungrouped.append(Record(key, value, number))
                 continue
             open_for_agents = False
+            if "\ufffd" in value:
+                # Octets that are not UTF-8 (§2.3 asks for UTF-8; a Latin-1
+                # file, invalid bytes): the path they spell is unknown. A
+                # Disallow covers whatever they were (each run becomes "*");
+                # an Allow that cannot be read grants nothing.
+                if key in _ALLOW_FIELDS:
+                    result.invalid_lines += 1
+                    continue
+                value = _NOT_UTF8.sub("*", value)
             if value:  # "Disallow:" with no path is no rule at all
                 rule = Rule(key in _ALLOW_FIELDS, value, number, _compile(value))
                 current[0].rules.append(rule)

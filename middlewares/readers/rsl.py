@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import defusedxml.ElementTree as SafeET
-
 from tdmguard.middlewares.readers.robots import RobotsTxt, compile_pattern, normalise_path
 from tdmguard.middlewares.vocab import (
     PERMITTED,
@@ -63,7 +61,16 @@ from tdmguard.middlewares.vocab import (
     Reason,
 )
 
-from ._common import HeadersLike, clip, covers, header_values, never_raises, norm_mode
+from ._common import (
+    HeadersLike,
+    clip,
+    covers,
+    header_values,
+    never_raises,
+    norm_mode,
+    parse_xml,
+    xml_error,
+)
 from .htmlhead import RSL_TYPE, Head
 
 PROTOCOL = "rsl"
@@ -231,7 +238,7 @@ class RslDocument:
         try:
             doc._read(body, status)
         except Exception as exc:  # defusedxml refusals, parser errors, odd input
-            doc.state, doc.error = "error", f"not readable XML ({type(exc).__name__})"
+            doc.state, doc.error = "error", f"not readable XML ({xml_error(exc)})"
             doc.contents = []
         return doc
 
@@ -245,7 +252,7 @@ class RslDocument:
         if len(body) > MAX_BYTES:
             self.error = f"larger than {MAX_BYTES} bytes"
             return
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        root = parse_xml(body)
         if _local(root.tag) == "rsl":
             elements = [el for el in root if _local(el.tag) == "content"]
         else:

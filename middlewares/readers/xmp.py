@@ -8,8 +8,9 @@ prefix; attribute, element or ``rdf:resource`` forms); W3C TDMRep
 XML is parsed with defusedxml (no DTDs, no entity expansion).
 
 :func:`find_packets` scans raw bytes for ``<x:xmpmeta`` … ``</x:xmpmeta>``
-(any prefix), else a bare ``<rdf:RDF`` … ``</rdf:RDF>``; a start without an
-end is a truncated packet, reported as an error (fail closed upstream).
+(any prefix), else a bare ``<rdf:RDF`` … ``</rdf:RDF>``, in UTF-8 and in the
+UTF-16 and UTF-32 encodings ISO 16684-1 also allows; a start without an end
+is a truncated packet, reported as an error (fail closed upstream).
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import defusedxml.ElementTree as SafeET
-
-from ._common import clip
+from ._common import clip, parse_xml, xml_error
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
 TDM_NS = ("http://www.w3.org/ns/tdmrep/", "http://www.w3.org/ns/tdmrep#")
@@ -47,8 +46,49 @@ class XmpRights:
     errors: list[str] = field(default_factory=list)
 
 
+#: The wide encodings ISO 16684-1 (7.2) allows a packet besides UTF-8, with
+#: their code unit size; a packet found in one is re-encoded as UTF-8.
+_WIDE = (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2))
+
+
 def find_packets(data: bytes, limit: int = 64) -> tuple[list[bytes], list[str]]:
-    """XMP packets in *data* (at most *limit*), and framing errors."""
+    """XMP packets in *data* (at most *limit*), and framing errors.
+
+    UTF-8 packets, and packets in UTF-16 or UTF-32 (either byte order), which
+    are returned re-encoded as UTF-8 (a packet holds no XML declaration: it
+    starts at its ``xmpmeta`` element).
+    """
+    packets, errors = _find_packets(data, limit)
+    for codec, unit in _WIDE:
+        if len(packets) >= limit:
+            break
+        at = -1
+        for word in ("xmpmeta", "rdf:RDF"):
+            found = data.find(word.encode(codec))
+            if found >= 0 and (at < 0 or found < at):
+                at = found
+        if at < 0:
+            continue
+        # Decode from a little before the marker (the "<prefix:" part), on
+        # the marker's code-unit alignment, up to the largest packet read.
+        start = max(at - 256 * unit, at % unit)
+        start -= (start - at) % unit
+        window = data[start:start + (MAX_PACKET + 512) * unit]
+        text = window.decode(codec, "replace")
+        wide, wide_errors = _find_packets(text.encode("utf-8", "replace"),
+                                          limit - len(packets))
+        packets += wide
+        errors += [f"{codec}: {e}" for e in wide_errors]
+    return packets, errors
+
+
+def mentions_xmp(data: bytes) -> bool:
+    """Whether *data* may hold an XMP packet, in any encoding :func:`find_packets` reads."""
+    return b"xmpmeta" in data or b"rdf:RDF" in data or any(
+        "xmpmeta".encode(codec) in data for codec, _unit in _WIDE)
+
+
+def _find_packets(data: bytes, limit: int) -> tuple[list[bytes], list[str]]:
     packets: list[bytes] = []
     errors: list[str] = []
     pos = 0
@@ -96,11 +136,9 @@ def read_packet(packet: bytes, rights: XmpRights, where: str = "XMP") -> None:
         rights.errors.append(f"{where}: packet larger than {MAX_PACKET} bytes")
         return
     try:
-        root = SafeET.fromstring(packet, forbid_dtd=True)
+        root = parse_xml(packet)
     except Exception as exc:  # ParseError, defusedxml refusals
-        rights.errors.append(
-            f"{where}: unreadable XMP ({clip(str(exc) or type(exc).__name__, 120)})"
-        )
+        rights.errors.append(f"{where}: unreadable XMP ({xml_error(exc)})")
         return
     policies: list[str] = []
     first = len(rights.tdm)

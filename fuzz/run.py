@@ -1,0 +1,143 @@
+"""Run every fuzz target for a fixed time each, one after another, on one core.
+
+    python fuzz/run.py                      # every target, 300 s each
+    python fuzz/run.py --seconds 60 robots rsl
+    python fuzz/run.py --list
+
+Each target runs ``fuzz/harness.py TARGET fuzz/corpus/TARGET`` under atheris
+(libFuzzer) at ``nice 19``, with a per-input timeout (a slow input is a
+finding: catastrophic regexes, quadratic parsing) and an RSS limit (an input
+that makes a reader allocate without bound is a finding). New inputs that
+reach new code are added to the corpus; an input that breaks a promise is
+saved under ``fuzz/findings/TARGET/`` (crash-*, timeout-*, oom-*) and the
+target stops there. Afterwards the corpus is minimised (``-merge=1``): the
+seeds stay, and of the inputs found only those adding coverage. Each run
+appends one row to ``fuzz/RUNS.md``: target, seconds, executions, coverage,
+corpus size, findings. Not part of CI.
+
+A finding becomes a regression test in tests/test_fuzz_regressions.py (the
+input inline, the fix in the reader); then delete the findings file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import TARGETS  # noqa: E402
+
+RUNS = HERE / "RUNS.md"
+HEADER = ("| date (UTC) | target | seconds | executions | exec/s | coverage (edges) | "
+          "corpus files | findings |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+
+
+def run_target(target: str, seconds: int, timeout: int, rss_mb: int) -> dict[str, object]:
+    corpus = HERE / "corpus" / target
+    findings = HERE / "findings" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    findings.mkdir(parents=True, exist_ok=True)
+    before = set(findings.iterdir())
+    env = dict(os.environ, TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", PYTHONHASHSEED="0")
+    cmd = ["nice", "-n", "19", sys.executable, str(HERE / "harness.py"), target, str(corpus),
+           f"-max_total_time={seconds}", f"-timeout={timeout}", f"-rss_limit_mb={rss_mb}",
+           "-print_final_stats=1", f"-artifact_prefix={findings}/"]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    took = time.monotonic() - started
+    log = proc.stdout + proc.stderr
+    (findings.parent / f"{target}.log").write_text(log[-20000:])
+    execs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)
+    cov = re.findall(r"cov: (\d+)", log)
+    new = sorted(p.name for p in set(findings.iterdir()) - before)
+    return {"target": target, "seconds": round(took), "execs": int(execs[-1]) if execs else 0,
+            "cov": int(cov[-1]) if cov else 0,
+            "corpus": sum(1 for _ in corpus.iterdir()), "findings": new,
+            "returncode": proc.returncode}
+
+
+def merge(target: str) -> int:
+    """Minimise the target's corpus with libFuzzer's ``-merge=1``: keep the
+    seeds, and of the found inputs only those that add coverage. Returns the
+    number of files kept."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    corpus = HERE / "corpus" / target
+    seeds = {hashlib.sha1(p.read_bytes()).hexdigest() for p in corpus.glob("seed-*")}
+    with tempfile.TemporaryDirectory() as tmp:
+        # libFuzzer's merge re-runs argv[0] (harness.py, executable) in child
+        # processes: its ``python3`` must be this one.
+        env = dict(os.environ, TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        proc = subprocess.run(["nice", "-n", "19", str(HERE / "harness.py"),
+                               target, "-merge=1", tmp, str(corpus)],
+                              capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0 or "Permission denied" in proc.stderr or not any(
+                Path(tmp).iterdir()):  # keep the corpus as it is
+            return sum(1 for _ in corpus.iterdir())
+        for old in corpus.iterdir():
+            if not old.name.startswith("seed-"):
+                old.unlink()
+        for new in Path(tmp).iterdir():
+            data = new.read_bytes()
+            if hashlib.sha1(data).hexdigest() not in seeds:
+                shutil.copyfile(new, corpus / new.name)
+    return sum(1 for _ in corpus.iterdir())
+
+
+def record(row: dict[str, object]) -> None:
+    if not RUNS.exists():
+        RUNS.write_text("# Fuzzing runs\n\nAppended by fuzz/run.py, one row per target "
+                        "run.\n\n" + HEADER)
+    seconds = int(row["seconds"]) or 1  # type: ignore[call-overload]
+    execs = int(row["execs"])  # type: ignore[call-overload]
+    found = ", ".join(row["findings"]) or "none"  # type: ignore[arg-type]
+    if not row["findings"] and row["returncode"] not in (0,):
+        found = f"exit {row['returncode']} (see fuzz/findings/{row['target']}.log)"
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    with RUNS.open("a") as out:
+        out.write(f"| {when} | {row['target']} | {seconds} | {execs} | {execs // seconds} "
+                  f"| {row['cov']} | {row['corpus']} | {found} |\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("targets", nargs="*", help="default: every target")
+    parser.add_argument("--seconds", type=int, default=300, help="per target (default 300)")
+    parser.add_argument("--timeout", type=int, default=10,
+                        help="seconds one input may take (default 10)")
+    parser.add_argument("--rss-mb", type=int, default=2048, help="memory limit (default 2048)")
+    parser.add_argument("--no-merge", action="store_true",
+                        help="keep every input found (default: minimise the corpus after)")
+    parser.add_argument("--list", action="store_true", help="list the targets")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(TARGETS))
+        return
+    unknown = [t for t in args.targets if t not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; see --list")
+    failed = 0
+    for target in args.targets or list(TARGETS):
+        row = run_target(target, args.seconds, args.timeout, args.rss_mb)
+        if not args.no_merge:
+            row["corpus"] = merge(target)
+        record(row)
+        failed += bool(row["findings"])
+        print(f"{target}: {row['seconds']} s, {row['execs']} executions, cov {row['cov']}, "
+              f"findings: {', '.join(row['findings']) or 'none'}", flush=True)  # type: ignore[arg-type]
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Inputs the fuzzers (fuzz/, fuzz/RUNS.md) and the fault matrix found, kept
+as regression tests: each reader answers them with its documented, fail-closed
+verdict, never its safety net and never an exception.
+
+Each case names the run that found it. Inputs are inline (shortened to what
+still shows the problem) so the tests need neither atheris nor fuzz/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tdmguard.middlewares.readers import aipref, aitxt, htmlhead, noai, robots, rsl
+from tdmguard.middlewares.readers.assets import read_asset
+from tdmguard.middlewares.vocab import RESERVED, UNREADABLE
+
+from .conftest import ROOT
+from .test_readers_assets import data_mining, jpeg, pdf, png, webp
+from .test_readers_common import assert_reasons, verdict
+
+SITE = "http://x.example"
+
+
+def test_rsl_licence_declaring_an_unknown_encoding_is_unreadable() -> None:
+    # fuzz rsl, 2026-12-06: <?xml encoding="utf-4"?> makes expat raise
+    # LookupError. The licence is unreadable (RSL: comply before access), and
+    # the reason says why. (The harness had not listed LookupError among the
+    # parse errors a reader may report; the reader was right.)
+    body = (b'<?xml version="1.0" encoding="utf-4"?><rsl xmlns="https://rslstandard.org/rsl">'
+            b'<content url="/"><license><permits type="usage">all</permits></license>'
+            b"</content></rsl>")
+    doc = rsl.RslDocument.parse(body, 200, f"{SITE}/l.xml")
+    assert doc.state == "error" and "unknown encoding" in doc.error
+    reasons = assert_reasons(doc.evaluate(f"{SITE}/a"))
+    assert verdict(reasons) == UNREADABLE
+
+
+# -- robots.txt in other encodings (fault matrix, 2026-12-06) ---------------------------
+
+DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be",
+                                      "utf-8"])
+def test_a_robots_txt_with_a_byte_order_mark_is_read_in_its_encoding(encoding: str) -> None:
+    # Read as UTF-8, a UTF-16 file had no parseable line: everything allowed.
+    body = ("\ufeff" + DISALLOW_ALL).encode(encoding)
+    parsed = robots.parse(body)
+    assert parsed.match(f"{SITE}/a", ("TestBot",)).allowed is False
+    # ai.txt and the Content-Usage view share the decoding.
+    ai = aitxt.AiTxt.parse(body, 200, f"{SITE}/ai.txt")
+    assert verdict(ai.evaluate(f"{SITE}/a", ("TestBot",))) == RESERVED
+    usage = ("\ufeffUser-agent: *\nContent-Usage: train-ai=n\n").encode(
+        "utf-16-le" if encoding == "utf-16-le" else "utf-16")
+    rules = aipref.ContentUsageRules.parse(usage, ("TestBot",), f"{SITE}/robots.txt")
+    assert verdict(rules.evaluate(f"{SITE}/a")) == RESERVED
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_robots_txt_in_utf16_without_a_bom_is_read(codec: str) -> None:
+    parsed = robots.parse(DISALLOW_ALL.encode(codec))
+    assert parsed.match(f"{SITE}/a", ("TestBot",)).allowed is False
+
+
+def test_utf8_text_with_a_few_nul_bytes_stays_utf8() -> None:
+    body = b"User-agent: *\nDisallow: /private/\n# \x00\x00\n" + b"# padding line\n" * 20
+    parsed = robots.parse(body)
+    assert parsed.match(f"{SITE}/private/a", ("TestBot",)).allowed is False
+    assert parsed.match(f"{SITE}/public", ("TestBot",)).allowed is True
+
+
+@pytest.mark.parametrize("path", ["/caf%C3%A9/one", "/caf%E9/one", "/caf/one", "/cafe/x/"])
+def test_a_disallow_with_octets_that_are_not_utf8_covers_whatever_they_spell(
+        path: str) -> None:
+    # RFC 9309 §2.3 asks for UTF-8; a Latin-1 "Disallow: /café/" used to
+    # become "/caf\ufffd/", which matches no URL: the rule was lost.
+    parsed = robots.parse("User-agent: *\nDisallow: /caf\xe9/\n".encode("latin-1"))
+    assert parsed.match(f"{SITE}{path}", ("TestBot",)).allowed is False
+    assert parsed.match(f"{SITE}/other", ("TestBot",)).allowed is True
+
+
+def test_an_allow_with_octets_that_are_not_utf8_grants_nothing() -> None:
+    body = "User-agent: *\nDisallow: /\nAllow: /caf\xe9/\n".encode("latin-1")
+    parsed = robots.parse(body)
+    assert parsed.match(f"{SITE}/caf%E9/a", ("TestBot",)).allowed is False
+    assert parsed.invalid_lines == 1
+
+
+# -- HTML <meta charset> (fault matrix, 2026-12-06) ----------------------------------------
+
+
+@pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be", "utf-32"])
+def test_a_meta_charset_naming_utf16_in_ascii_bytes_means_utf8(label: str) -> None:
+    # HTML's prescan: "If charset is UTF-16BE/LE, then set charset to UTF-8".
+    # Decoded as UTF-16, the page's noai meta tag was missed: allowed.
+    page = (f'<html><head><meta charset="{label}"><meta name="robots" content="noai">'
+            "</head><body>x</body></html>").encode()
+    head = htmlhead.scan(page, content_type="text/html")
+    assert verdict(noai.noai_reasons(None, head, ("TestBot",), "text/html")) == RESERVED
+
+
+def test_a_transport_utf16_charset_still_decodes_utf16() -> None:
+    page = '<html><head><meta name="robots" content="noai"></head></html>'.encode("utf-16-le")
+    head = htmlhead.scan(page, content_type="text/html; charset=utf-16le")
+    assert verdict(noai.noai_reasons(None, head, ("TestBot",), "text/html")) == RESERVED
+
+
+# -- XMP packets in UTF-16 and UTF-32 (fault matrix, 2026-12-06) ------------------------
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("container", ["jpeg", "png", "webp", "pdf", "pdf-flate"])
+def test_an_xmp_packet_in_a_wide_encoding_is_read(codec: str, container: str) -> None:
+    # ISO 16684-1 allows UTF-16 and UTF-32 packets; the scan looked for UTF-8
+    # bytes only, so the image's reservation was missed: allowed.
+    packet = data_mining("DMI-PROHIBITED-AIMLTRAINING").decode().encode(codec)
+    wrap = {"jpeg": jpeg, "png": png, "webp": webp, "pdf": pdf,
+            "pdf-flate": lambda p: pdf(p, flate=True)}[container]
+    assert verdict(read_asset(wrap(packet)).reasons()) == RESERVED
+
+
+def test_a_cut_off_xmp_packet_in_utf16_is_unreadable() -> None:
+    packet = data_mining("DMI-PROHIBITED-AIMLTRAINING").decode()
+    packet = packet[:packet.index("</x:xmpmeta>")]
+    reasons = read_asset(png(packet.encode("utf-16-le"))).reasons()
+    assert verdict(reasons) == UNREADABLE
+    assert any("utf-16-le: truncated XMP packet" in r.rule for r in reasons), reasons
+
+
+def test_rsl_licence_in_utf7_is_decoded_by_python() -> None:
+    # fuzz rsl, 2026-12-06: encoding="UTF-7" made pyexpat raise "ValueError:
+    # multi-byte encodings are not supported", reported as unreadable XML. The
+    # declared encoding is now decoded first (XML 1.0 §4.3.3 lets a document
+    # declare any encoding); one Python cannot decode stays unreadable.
+    body = (b'<?xml version="1.0" encoding="UTF-7"?><rsl xmlns="https://rslstandard.org/rsl">'
+            b'<content url="/"><license><prohibits type="usage">ai-train</prohibits>'
+            b"</license></content></rsl>")
+    assert verdict(rsl.RslDocument.parse(body, 200, f"{SITE}/l.xml").evaluate(
+        f"{SITE}/a")) == RESERVED
+    bad = body.replace(b"UTF-7", b"x-no-such-codec")
+    doc = rsl.RslDocument.parse(bad, 200, f"{SITE}/l.xml")
+    assert doc.state == "error" and "x-no-such-codec" in doc.error
+
+
+# -- tdmguard.toml (fuzz config, 2026-12-06) ------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://ai-la].example/crawlers/", "https://[bot.example/",
+                                 "https://bot.example:99999/"])
+def test_a_config_url_that_urlsplit_rejects_is_a_config_error(url: str, tmp_path: Path) -> None:
+    from tdmguard.policy import config
+
+    example = ROOT / "crawler" / "data" / "demo" / "tdmguard.toml"
+    text = example.read_text(encoding="utf-8").replace(
+        'info_url = "https://ai-lab.example/crawlers/"', f'info_url = "{url}"', 1)
+    path = tmp_path / "tdmguard.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="info_url"):
+        config.load(str(path))
