@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
 from tdmguard.crawler.fixtureweb import FixtureWeb
@@ -25,6 +24,7 @@ from tdmguard.middlewares.addon import TdmGuard
 from tdmguard.middlewares.settings import ConfigError
 from tdmguard.middlewares.warc import WarcExport, http_headers
 
+from .compat import make_crawler as get_crawler  # Scrapy 2.14 and 2.19
 from .conftest import run_cli
 
 PAGES = {
