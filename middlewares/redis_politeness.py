@@ -118,6 +118,12 @@ return 1
 """
 
 
+#: Seconds added to a non-zero per-origin delay between two workers' turns:
+#: the most a granted turn has been seen to wait before its request left
+#: (about 0.08 s with four workers, the web and Redis on two busy cores).
+SEND_MARGIN = 0.1
+
+
 async def sleep(seconds: float) -> None:
     """Wait without blocking the reactor (any reactor)."""
     done: Deferred[None] = Deferred()
@@ -165,7 +171,11 @@ class SharedPolitenessMiddleware(PolitenessMiddleware):
         if not request.url.startswith(("http://", "https://")):
             return
         key, slot = compat.download_slot(self.crawler, request)
-        delay_us = int(round(max(slot.delay, 0.0) * 1_000_000))
+        # Turns are spaced on Redis's clock; the site sees each request after
+        # its worker's own scheduling and connection latency. The margin keeps
+        # the gap the site sees at or above the delay (Crawl-delay included).
+        delay = slot.delay + SEND_MARGIN if slot.delay > 0 else 0.0
+        delay_us = int(round(delay * 1_000_000))
         limit = self.concurrency or 0
         lease = f"{self.worker}|{uuid.uuid4().hex}"
         waited = False

@@ -333,8 +333,9 @@ async def _drive(port: int, url: str) -> tuple[str, str]:
             return with_errors, await d.html()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs chromium")
 def test_headless_chromium_fills_in_and_sends_the_form_without_javascript(intake):
+    # Debian's chromium is part of the test bed (.ci/run installs it): no skip.
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)"
     profile = tempfile.mkdtemp(prefix="tdmguard-chromium-")
     proc = subprocess.Popen(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

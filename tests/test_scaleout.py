@@ -282,19 +282,19 @@ def site_sees_one_polite_crawler(four: dict[str, Any]) -> None:
     for origin in ("http://news.example", "http://slow.example"):
         for doc in ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt"):
             assert urls.count(origin + doc) == 1, origin + doc
-    # The Crawl-delay held across the four workers: the smallest gap between
-    # two requests to slow.example (not the mean). Turns are granted on
-    # Redis's clock; the site sees them after each worker's own scheduling
-    # and connection latency (up to ~0.08 s seen with 4 workers, the web and
-    # Redis on 2 busy cores), hence the 0.1 s allowance. Without sharing, four
-    # workers would each keep the delay alone: gaps of a few milliseconds.
+    # The Crawl-delay held across the four workers, as the site saw it: the
+    # smallest gap between two requests to slow.example (not the mean), with
+    # no allowance (turns are spaced by the delay plus SEND_MARGIN on Redis's
+    # clock, which covers each worker's own latency before sending). Without
+    # sharing, four workers would each keep the delay alone: gaps of a few ms.
     times = sorted(r.at for r in four["log"] if "slow.example" in r.url)
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert len(times) == SLOW_PAGES + 3
-    assert min(gaps) >= CRAWL_DELAY - 0.1, gaps
-    # Every worker took part (the work was shared).
-    per_worker = [len(decisions([db])) for db in four["dbs"]]
-    assert sum(1 for n in per_worker if n) >= 2, per_worker
+    assert min(gaps) >= CRAWL_DELAY, gaps
+    # (How the work splits between workers depends on when each process got
+    # going: on a loaded machine the first one can take every page before the
+    # others start, so no share is asserted; the SIGKILL test shows another
+    # worker finishing what one left.)
 
 
 def ledgers_answer_as_one_worker(four: dict[str, Any],
