@@ -285,11 +285,8 @@ def audit(inputs: tuple[str, ...], column: str, input_format: str, fmt: str,
 
 
 def _sha(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _first_pass(store: Any, audit_id: int, sources: list[Any]

@@ -84,11 +84,9 @@ class History:
 
         history = cls()
         for path in paths:
-            digest = hashlib.sha256()
             try:
                 with open(path, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(chunk)
+                    digest = hashlib.file_digest(fh, "sha256")
                 with open(path, "rb") as fh:
                     for record in ArchiveIterator(fh):
                         history._record(record, path, origins)

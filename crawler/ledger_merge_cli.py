@@ -70,11 +70,8 @@ def _links(conn: sqlite3.Connection) -> dict[int, list[list[Any]]]:
 
 
 def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _check_source(path: str) -> sqlite3.Connection:
