@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +32,7 @@ from tdmguard.middlewares.chain import (
     row_hash,
     verify,
 )
+from tdmguard.middlewares.migrate import apply_pending
 from tdmguard.middlewares.migrations import MIGRATIONS, text_or_bytes
 from tdmguard.middlewares.snapshots import Snapshot
 from tdmguard.middlewares.vocab import Decision, Reason
@@ -184,34 +184,13 @@ class Ledger:
     def _migrate(self, conn: sqlite3.Connection, busy_timeout: float) -> None:
         """Apply pending migrations under the write lock, re-checked once held,
         so processes creating one file at once take turns (issue 10, item 6)."""
-        db = sqlite_utils.Database(conn)
-        deadline = time.monotonic() + busy_timeout
-        while True:
-            try:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")
-                if not MIGRATIONS.pending(db):
-                    break
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    names = set(db.table_names())
-                    if names and not LEDGER_TABLES & names:
-                        raise LedgerError(f"{self.path} holds other tables "
-                                          f"({', '.join(sorted(names)[:5])}): not a tdmguard "
-                                          "ledger")
-                    MIGRATIONS.apply(db)  # reads what is applied again, under the lock
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                break
-            except sqlite3.OperationalError as exc:
-                text = str(exc)
-                if ("locked" not in text and "busy" not in text) or \
-                        time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        apply_pending(conn, MIGRATIONS, busy_timeout, self._check_tables)
+
+    def _check_tables(self, names: set[str]) -> None:
+        if names and not LEDGER_TABLES & names:
+            raise LedgerError(f"{self.path} holds other tables "
+                              f"({', '.join(sorted(names)[:5])}): not a tdmguard "
+                              "ledger")
 
     def _forget_ids(self) -> None:
         """Drop cached row ids (after a rollback they may not exist)."""

@@ -23,6 +23,7 @@ PURE = [
     "tdmguard.middlewares.describe",
     "tdmguard.middlewares.robotspolicy",
     "tdmguard.middlewares.snapshots",
+    "tdmguard.middlewares.migrate",
     *(f"tdmguard.middlewares.readers.{m}" if m != "__init__"
       else "tdmguard.middlewares.readers" for m in READERS),
     *(f"tdmguard.blocklists.{m}" if m != "__init__" else "tdmguard.blocklists"

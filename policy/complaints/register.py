@@ -30,13 +30,13 @@ import re
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
+from tdmguard.middlewares.migrate import apply_pending
 from tdmguard.policy.complaints.intake import CHANNELS, Submission
 from tdmguard.policy.complaints.schema import GENESIS, MIGRATIONS
 
@@ -172,35 +172,18 @@ class Register:
         self._lock = threading.RLock()
 
     def _migrate(self, conn: sqlite3.Connection, busy_timeout: float) -> None:
-        db = sqlite_utils.Database(conn)
-        deadline = time.monotonic() + busy_timeout
-        while True:
-            try:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")
-                if not MIGRATIONS.pending(db):
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    names = set(db.table_names())
-                    if names - {"_sqlite_migrations"} and not REGISTER_TABLES & names:
-                        raise RegisterError(f"{self.path} holds other tables "
-                                            f"({', '.join(sorted(names)[:5])}): not a "
-                                            "complaints register")
-                    MIGRATIONS.apply(db)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                return
-            except sqlite3.OperationalError as exc:
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or \
-                        time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-            except sqlite3.DatabaseError as exc:
-                raise RegisterError(f"{self.path} is not a usable SQLite file ({exc})") from None
+        try:
+            apply_pending(conn, MIGRATIONS, busy_timeout, self._check_tables)
+        except sqlite3.OperationalError:
+            raise  # __init__ words these (a lock held past busy_timeout, ...)
+        except sqlite3.DatabaseError as exc:
+            raise RegisterError(f"{self.path} is not a usable SQLite file ({exc})") from None
+
+    def _check_tables(self, names: set[str]) -> None:
+        if names - {"_sqlite_migrations"} and not REGISTER_TABLES & names:
+            raise RegisterError(f"{self.path} holds other tables "
+                                f"({', '.join(sorted(names)[:5])}): not a "
+                                "complaints register")
 
     def close(self) -> None:
         self.conn.close()
