@@ -58,7 +58,15 @@ class Intake:
         self.thread.start()
 
     def close(self) -> None:
-        self.server.close()
+        # Closed from inside waitress's own loop (its trigger runs the thunk
+        # there), so no select() sees a socket vanish; the loop then ends.
+        from waitress import wasyncore
+
+        self.server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "the intake server did not stop"
+        self.server.task_dispatcher.shutdown()  # and its worker threads
         self.app.extensions["tdmguard_register"].close()
 
     def count(self) -> int:
