@@ -20,7 +20,7 @@ import pytest
 from .conftest import ROOT, cli_env, run_cli
 
 PAGES = 60
-RUNS = 10  # each case runs ten crawls at once, each stopped at its own random moment
+RUNS = 6  # each case runs six crawls at once, each stopped at its own random moment
 
 
 def _site(web, host: str) -> None:
