@@ -132,9 +132,14 @@ def peer_child(list_path: str) -> None:
 # -- the parent ---------------------------------------------------------------------------
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB and stderr tail of one child process."""
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, float, str]:
+    """Wall seconds, peak RSS in MB, the child's CPU seconds, the fixture web's
+    CPU seconds meanwhile (this process serves it and does nothing else while
+    it waits) and stderr tail of one child process."""
+    import resource
+
     started = time.perf_counter()
+    own = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _pid, status, usage = os.wait4(proc.pid, 0)
@@ -142,9 +147,11 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         wall = time.perf_counter() - started
         err.seek(0)
         tail = err.read().decode(errors="replace")[-2000:]
+    after = resource.getrusage(resource.RUSAGE_SELF)
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd[:6])} failed ({proc.returncode}):\n{tail}")
-    return wall, usage.ru_maxrss / 1024, tail
+    server = (after.ru_utime + after.ru_stime) - (own.ru_utime + own.ru_stime)
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, server, tail
 
 
 def main() -> None:
@@ -181,6 +188,7 @@ def main() -> None:
                        "TDMGUARD_AITXT_ENABLED=false", "-s", "TDMGUARD_RSL_ENABLED=false"]
         me = [sys.executable, __file__]
         results: dict[str, tuple[float, float]] = {}
+        requests_before = 0
         plan = [
             ("floor", [*me, "--child", "floor", "--list", str(tmp / "urls.txt")]),
             ("audit", [*audit, str(tmp / "urls.txt"), "-o", str(tmp / "out.jsonl")]),
@@ -191,9 +199,11 @@ def main() -> None:
                          "-o", str(tmp / "out.parquet")]),
         ]
         for label, cmd in plan:
-            wall, rss, _tail = run(cmd, env)
+            wall, rss, cpu, server, _tail = run(cmd, env)
             results[label] = (wall, rss)
-            print(f"{label}: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+            sent, requests_before = len(web.log) - requests_before, len(web.log)
+            print(f"{label}: {wall:.1f} s, peak RSS {rss:.0f} MB, {sent} requests; CPU: "
+                  f"client {cpu:.1f} s, fixture web {server:.1f} s", flush=True)
         requests = len(web.log)
         web.stop()
     n, s, r = args.urls, args.sample, args.parquet_rows

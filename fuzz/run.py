@@ -48,7 +48,8 @@ def run_target(target: str, seconds: int, timeout: int, rss_mb: int) -> dict[str
     before = set(findings.iterdir())
     env = dict(os.environ, TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", PYTHONHASHSEED="0")
     cmd = ["nice", "-n", "19", sys.executable, str(HERE / "harness.py"), target, str(corpus),
-           f"-max_total_time={seconds}", f"-timeout={timeout}", f"-rss_limit_mb={rss_mb}",
+           f"-max_total_time={seconds}", f"-timeout={timeout}",
+           f"-report_slow_units={timeout}", f"-rss_limit_mb={rss_mb}",
            "-print_final_stats=1", f"-artifact_prefix={findings}/"]
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -115,7 +116,9 @@ def main() -> None:
     parser.add_argument("targets", nargs="*", help="default: every target")
     parser.add_argument("--seconds", type=int, default=300, help="per target (default 300)")
     parser.add_argument("--timeout", type=int, default=10,
-                        help="seconds one input may take (default 10)")
+                        help="seconds one input may take, wall clock (default 10); at nice "
+                             "19 beside a busy CPU an input can wait that long for a core, "
+                             "so give a background run more (e.g. 120)")
     parser.add_argument("--rss-mb", type=int, default=2048, help="memory limit (default 2048)")
     parser.add_argument("--no-merge", action="store_true",
                         help="keep every input found (default: minimise the corpus after)")
