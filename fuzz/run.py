@@ -13,7 +13,8 @@ saved under ``fuzz/findings/TARGET/`` (crash-*, timeout-*, oom-*) and the
 target stops there. Afterwards the corpus is minimised (``-merge=1``): the
 seeds stay, and of the inputs found only those adding coverage. Each run
 appends one row to ``fuzz/RUNS.md``: target, seconds, executions, coverage,
-corpus size, findings. Not part of CI.
+corpus size, findings. SIGTERM stops the running target as Ctrl-C stops
+libFuzzer, records its row, and runs no further target. Not part of CI.
 
 A finding becomes a regression test in tests/test_fuzz_regressions.py (the
 input inline, the fix in the reader); then delete the findings file.
@@ -25,6 +26,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +42,19 @@ HEADER = ("| date (UTC) | target | seconds | executions | exec/s | coverage (edg
           "corpus files | findings |\n|---|---|---:|---:|---:|---:|---:|---|\n")
 
 
+#: The running harness, and whether a SIGTERM asked this run to stop.
+_CURRENT: list[subprocess.Popen[str]] = []
+_STOPPING: list[bool] = []
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM: stop the running target as libFuzzer stops on Ctrl-C (final
+    stats printed), record its row, and run no further target."""
+    _STOPPING.append(True)
+    for proc in _CURRENT:
+        proc.send_signal(signal.SIGINT)
+
+
 def run_target(target: str, seconds: int, timeout: int, rss_mb: int) -> dict[str, object]:
     corpus = HERE / "corpus" / target
     findings = HERE / "findings" / target
@@ -52,9 +67,12 @@ def run_target(target: str, seconds: int, timeout: int, rss_mb: int) -> dict[str
            f"-report_slow_units={timeout}", f"-rss_limit_mb={rss_mb}",
            "-print_final_stats=1", f"-artifact_prefix={findings}/"]
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    _CURRENT[:] = [proc]
+    log, _ = proc.communicate()
+    _CURRENT.clear()
     took = time.monotonic() - started
-    log = proc.stdout + proc.stderr
     (findings.parent / f"{target}.log").write_text(log[-20000:])
     execs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)
     cov = re.findall(r"cov: (\d+)", log)
@@ -103,7 +121,9 @@ def record(row: dict[str, object]) -> None:
     seconds = int(row["seconds"]) or 1  # type: ignore[call-overload]
     execs = int(row["execs"])  # type: ignore[call-overload]
     found = ", ".join(row["findings"]) or "none"  # type: ignore[arg-type]
-    if not row["findings"] and row["returncode"] not in (0,):
+    if not row["findings"] and row["returncode"] == 72 and _STOPPING:  # libFuzzer's "interrupted"
+        found = "none (stopped by SIGTERM)"
+    elif not row["findings"] and row["returncode"] not in (0,):
         found = f"exit {row['returncode']} (see fuzz/findings/{row['target']}.log)"
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     with RUNS.open("a") as out:
@@ -131,7 +151,10 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; see --list")
     failed = 0
+    signal.signal(signal.SIGTERM, _stop)
     for target in args.targets or list(TARGETS):
+        if _STOPPING:
+            break
         row = run_target(target, args.seconds, args.timeout, args.rss_mb)
         if not args.no_merge:
             row["corpus"] = merge(target)
