@@ -6,7 +6,9 @@ every check, politeness rule and ledger write is the crawl's own:
 1. *Origins.* For each origin with rows still to decide (the CLI's first pass
    over the input found them), the blocklists are asked first (a listed host
    is never contacted); otherwise the add-on's RobotsTxtMiddleware fetches its
-   robots.txt and LocationRulesMiddleware its location-level documents
+   robots.txt and, unless that refuses every URL of the origin (then only
+   when a row passes it after all), LocationRulesMiddleware its location-level
+   documents
    (tdmrep.json, ai.txt, RSL licences), through their per-origin caches: one
    fetch per origin for the whole audit, ``CONCURRENT_REQUESTS`` origins at a
    time. Each document is a ledger snapshot (``--db``).
@@ -209,6 +211,9 @@ class OriginState:
     snapshots: dict[str, str] = field(default_factory=dict)
     #: A blocklist reason: refusing (the host is never contacted) or a warning.
     listed: Reason | None = None
+    #: robots.txt refuses every URL but /robots.txt: the other documents are
+    #: fetched only if a row passes robots.txt after all.
+    deferred: bool = False
 
 
 @lru_cache(maxsize=16384)
@@ -325,6 +330,19 @@ class DatasetAuditSpider(scrapy.Spider):
             state.snapshots["robots.txt"] = state.policy.snapshot.sha256
             if state.policy.access == "unreachable":
                 return  # every row is refused; a crawl would ask for nothing more
+            if self.judge is None and state.policy.refuses_every_url():
+                # "Disallow: /" for us and no Allow: robots.txt refuses every row
+                # but one for /robots.txt itself (RFC 9309 §2.2.2), and a crawl
+                # asks an origin for its other documents only for a request
+                # robots.txt allows. So does the audit: deferred until a row
+                # needs them, which is almost always never. (With --history the
+                # verdict at collection reads today's documents: fetched now.)
+                state.deferred = True
+                return
+        await self._load_documents(origin, state)
+
+    async def _load_documents(self, origin: str, state: OriginState) -> None:
+        state.deferred = False
         if self.location is not None:
             # The location middleware's own per-origin cache, so pages fetched
             # later (--fetch-pages) reuse these documents.
@@ -343,7 +361,8 @@ class DatasetAuditSpider(scrapy.Spider):
                     await self._load_origin(origin)
                     state = self.states[origin]
                     refused = state.listed is not None and state.listed.blocks or (
-                        state.policy is not None and state.policy.access == "unreachable")
+                        state.policy is not None and state.policy.access == "unreachable"
+                    ) or state.deferred
                     progress.advance(refused=int(bool(refused)))
 
             await gather(*(worker() for _ in range(min(n, len(self.plan.origins)))))
@@ -405,6 +424,8 @@ class DatasetAuditSpider(scrapy.Spider):
                 assert url is not None
                 origin = url_origin(url)
                 state = self.states.get(origin) or self._missing(origin)
+                if state.deferred and is_allowed(state.policy.evaluate(url)):
+                    await self._load_documents(origin, state)
                 allowed, reasons = self.decide(url, state)
                 history = self._history(url, origin, when)
                 base = (plan.audit_id, idx, source.name, n, url, origin, None, when)

@@ -134,6 +134,20 @@ class RobotsPolicy:
         return [Reason(PROTOCOL, PERMITTED, rule=match.describe(), source=self.source,
                        detail=detail)]
 
+    def refuses_every_url(self) -> bool:
+        """Whether :meth:`evaluate` refuses every URL of the origin (but
+        ``/robots.txt`` itself, when robots.txt was read): unreachable, or a
+        group that applies disallows every path with no ``Allow`` (ours, or in
+        strict mode an AI-training crawler's). Lets ``tdmguard audit`` defer
+        the origin's other documents, as a crawl asks for them only for a
+        request robots.txt allows."""
+        if self.access == "unreachable":
+            return True
+        if self.access != "success" or self._html:
+            return False
+        return robots.refuses_every_path(self._own) or any(
+            robots.refuses_every_path([group]) for _name, group in self._ai_groups)
+
     def _status_rule(self) -> str:
         status = self.snapshot.status
         rule = f"HTTP {status}" if status is not None else (self.snapshot.error or "no response")

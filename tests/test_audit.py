@@ -151,6 +151,29 @@ def check_rights_documents_once_per_origin_and_no_page(main_run: dict[str, Any])
     assert [u for u in requested if "down.example" in u] == ["http://down.example/robots.txt"]
 
 
+def test_documents_of_an_origin_refusing_everything_wait_for_a_row_that_needs_them(
+        tmp_path: Path) -> None:
+    with FixtureWeb() as web:
+        for host in ("no.example", "no2.example"):
+            web.add(f"http://{host}/robots.txt", "User-agent: *\nDisallow: /\n")
+        web.add("http://no.example/.well-known/tdmrep.json",
+                json.dumps([{"location": "/*", "tdm-reservation": 1}]),
+                headers={"Content-Type": "application/json"})
+        text = "http://no.example/a\nhttp://no2.example/b\nhttp://no.example/robots.txt\n"
+        proc = run_cli(["audit", "-", *UA], web, input=text)
+        requested = web.requested()
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["url"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert rows["http://no.example/a"]["protocols"] == ["robots.txt"]
+    assert rows["http://no2.example/b"]["protocols"] == ["robots.txt"]
+    assert [u for u in requested if "no2.example" in u] == ["http://no2.example/robots.txt"]
+    # /robots.txt itself passes robots.txt (RFC 9309 §2.2.2), so its origin's
+    # other documents are read for it after all, once, and TDMRep reserves it.
+    assert rows["http://no.example/robots.txt"]["protocols"] == ["tdmrep"]
+    assert requested.count("http://no.example/.well-known/tdmrep.json") == 1
+    assert requested.count("http://no.example/ai.txt") == 1
+
+
 def check_blocklisted_host_is_never_contacted(main_run: dict[str, Any]) -> None:
     assert not [u for u in main_run["requested"] if "blocked.example" in u]
     row = main_run["by_url"]["http://www.blocked.example/never-either"]

@@ -199,3 +199,61 @@ PATHS = ["http://x/a/b", "http://x/a%2fb", "http://x/~user/p", "http://x/index.p
          "http://x/index.php?x", "http://x/x1y2z3", "http://x/café", "http://x/caf%c3%a9",
          "http://x/sp%20ace", "http://x/q?x=1", "http://x/fishheads/catfish.php",
          "http://x/", "http://x/=", "http://x/%C3%BC", "http://x/other"]
+
+
+# -- refuses_every_path: when tdmguard audit may skip an origin's other documents --
+
+EVERY = ["/", "/a", "/private/x?q=1", "/robots.txt?x", "/%E2%82%AC", "/$", "/index.html"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("User-agent: *\nDisallow: /\n", True),
+    ("User-agent: *\nDisallow: /*\n", True),
+    ("User-agent: *\nDisallow: *\n", True),
+    ("User-agent: FooBot\nDisallow: /\nUser-agent: *\nAllow: /\n", True),
+    ("User-agent: *\nDisallow: /\nAllow: /public/\n", False),  # some path stays open
+    ("User-agent: *\nDisallow: /\nAllow: /$\n", False),
+    ("User-agent: *\nDisallow: /$\n", False),  # only the home page
+    ("User-agent: *\nDisallow: /private/\n", False),
+    ("User-agent: *\nDisallow:\n", False),  # no rule at all
+    ("", False),
+    ("User-agent: OtherBot\nDisallow: /\n", False),  # not our group
+])
+def test_refuses_every_path_is_exact_on_the_plain_forms(body, expected):
+    groups = robots.parse(body).groups_for(["FooBot"])
+    assert robots.refuses_every_path(groups) is expected
+    if expected:  # sound: nothing it covers is allowed, but robots.txt itself
+        assert not any(allowed(body, path) for path in EVERY)
+        assert allowed(body, "/robots.txt")
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_refuses_every_path_is_sound_on_real_files(path):
+    parsed = robots.parse(path.read_bytes())
+    for token in ("GPTBot", "CCBot", "Google-Extended", "FooBot"):
+        if robots.refuses_every_path(parsed.groups_for([token])):
+            assert not any(parsed.match(p, [token]).allowed for p in EVERY), token
+
+
+def test_policy_refuses_every_url_reads_our_group_and_strict_ai_groups():
+    from types import SimpleNamespace
+
+    from tdmguard.middlewares.robotspolicy import RobotsPolicy
+    from tdmguard.middlewares.snapshots import Snapshot
+    from tdmguard.middlewares.vocab import RFC, STRICT, TRAIN_AI
+
+    def policy(body: str, mode: str, status: int = 200) -> RobotsPolicy:
+        snap = Snapshot("robots.txt", "http://x.example/robots.txt", "http://x.example",
+                        "2026-12-06T00:00:00Z", status, body=body.encode())
+        access = "success" if status == 200 else "unreachable"
+        config = SimpleNamespace(tokens=("FooBot",), mode=mode, purpose=TRAIN_AI)
+        return RobotsPolicy(snap, access, config, frozenset({"gptbot"}), 0.0)  # type: ignore[arg-type]
+
+    ai_only = "User-agent: GPTBot\nDisallow: /\n"
+    assert policy(ai_only, STRICT).refuses_every_url()  # strict reads GPTBot's group as ours
+    assert not policy(ai_only, RFC).refuses_every_url()
+    assert policy("User-agent: *\nDisallow: /\n", RFC).refuses_every_url()
+    assert not policy("User-agent: *\nDisallow: /\nAllow: /ok\n", RFC).refuses_every_url()
+    assert policy("", RFC, status=503).refuses_every_url()  # unreachable: complete disallow
+    html = "<!doctype html><html><body>Disallow: /</body></html>"
+    assert not policy(html, RFC).refuses_every_url()  # an HTML page is no rules

@@ -202,6 +202,17 @@ class RobotsTxt:
         return [r for r in self.globals if r.field == name]
 
 
+def refuses_every_path(groups: list[Group]) -> bool:
+    """Whether the combined *groups* disallow every path but ``/robots.txt``
+    (allowed implicitly, §2.2.2): a ``Disallow`` whose pattern matches any
+    path (``/``, ``/*``, ``*``) and no ``Allow`` rule at all (an ``Allow``,
+    however narrow, opens some path). Conservative: False says nothing."""
+    rules = [r for g in groups for r in g.rules if r._compiled is not None]
+    if any(r.allow for r in rules):
+        return False
+    return any(r.pattern.rstrip("*") in ("", "/") for r in rules)
+
+
 def match_groups(groups: list[Group], url: str) -> Match:
     path = normalise_path(url)
     if path == "/robots.txt":  # §2.2.2: implicitly allowed
