@@ -90,6 +90,17 @@ def test_a_seed_redirected_to_another_host_is_fetched_but_not_its_host(web, tmp_
     assert "http://www.s.example/a" not in web.requested()
 
 
+def test_a_seed_linked_back_to_is_fetched_once(web, tmp_path):
+    # Scrapy's own start requests are dont_filter, so a link back to the seed
+    # fetches it again; a crawler that spares sites does not.
+    web.add("http://s.example/robots.txt", "User-agent: *\nAllow: /\n")
+    web.add(SEED, '<a href="/">home</a><a href="/a">a</a><a href="http://s.example">bare</a>')
+    web.add("http://s.example/a", '<a href="/">home</a>')
+    seen = _crawl(web, tmp_path, "http://s.example/")  # the seed given twice, too
+    assert sorted(seen) == [SEED, "http://s.example/a"]
+    assert web.count(SEED) == 1
+
+
 def test_spider_arguments_become_scrapy_settings():
     settings = Settings()
     AuditSpider.update_settings(settings)
