@@ -201,8 +201,9 @@ def audit(inputs: tuple[str, ...], column: str, input_format: str, fmt: str,
         tdmguard audit cc-index.parquet --db audit.db --history robots.warc.gz \\
             --format csv -o verdicts.csv
     """
-    from tdmguard.crawler.audit_engine import Plan, Store, run_audit
+    from tdmguard.crawler.audit_engine import Plan, run_audit
     from tdmguard.crawler.audit_history import History
+    from tdmguard.crawler.audit_store import Store
     from tdmguard.crawler.crawl_cli import crawl_overrides, with_blocklists
     from tdmguard.crawler.run import CrawlFailed
 

@@ -36,7 +36,7 @@ def checkpoint(db: str, key: str | None, new_key: bool, output: str | None) -> N
         tdmguard checkpoint --db ledger.db --key ops.pem --new-key -o cp-2026-12-01.json
         tdmguard verify --db ledger.db --checkpoint cp-2026-12-01.json --key ops.pub.pem
     """
-    from tdmguard.middlewares.chain import generate_key, load_key
+    from tdmguard.middlewares.checkpoint_keys import generate_key, load_key
     from tdmguard.middlewares.ledger import LedgerError, open_existing
     from tdmguard.middlewares.ledger import checkpoint as make_checkpoint
 
@@ -80,7 +80,8 @@ def checkpoint_args(checkpoint_file: str | None, key: str | None,
                     ledgers: int) -> dict[str, Any]:
     """The keyword arguments of ``verify`` for these options (a one-line
     error, exit 2, for an unreadable file or key)."""
-    from tdmguard.middlewares.chain import LedgerError, load_key
+    from tdmguard.middlewares.chain import LedgerError
+    from tdmguard.middlewares.checkpoint_keys import load_key
 
     if not checkpoint_file:
         if key:

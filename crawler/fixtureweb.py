@@ -27,9 +27,9 @@ Hostile servers, at the socket level (all off by default)::
         assert "http://news.example/private/x" not in web.requested()
 
 Signed requests (Web Bot Auth): given the key directory a crawler publishes,
-the web verifies each request's RFC 9421 signature as an origin would and
-logs the verdict (``LoggedRequest.signature``: ``valid``, ``missing`` or
-``invalid: why``)::
+the web verifies each request's RFC 9421 signature as an origin would
+(:mod:`tdmguard.crawler.fixtureweb_signatures`) and logs the verdict
+(``LoggedRequest.signature``: ``valid``, ``missing`` or ``invalid: why``)::
 
     web.verify_signatures(json.loads(directory_file.read_text()),
                           agent="https://crawler.example")
@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tdmguard.crawler.fixtureweb_signatures import directory_keys, verify_signature
 
 HOST = "127.0.0.1"  # never any other address
 
@@ -85,7 +87,8 @@ class LoggedRequest:
     url: str
     headers: dict[str, str]
     at: float
-    #: The signature verdict (:func:`verify_signature`); None when not verifying.
+    #: The signature verdict (:func:`.fixtureweb_signatures.verify_signature`); None
+    #: when not verifying.
     signature: str | None = None
 
 
@@ -306,96 +309,3 @@ class FixtureWeb:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# -- Web Bot Auth: verifying signed requests as an origin would -----------------
-
-
-def directory_keys(directory: dict[str, Any]) -> dict[str, Any]:
-    """The Ed25519 public keys of a key directory (JWK Set), by thumbprint.
-
-    The thumbprint is computed here (RFC 7638, RFC 8037 A.3), not taken from
-    the signer's code; a ``kid`` that is not the thumbprint is an error, as the
-    directory draft asks.
-    """
-    import base64
-    import hashlib
-    import json
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    keys: dict[str, Any] = {}
-    for jwk in directory["keys"]:
-        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-            continue
-        members = json.dumps({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]},
-                             separators=(",", ":"), sort_keys=True)
-        thumb = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest())
-        kid = thumb.rstrip(b"=").decode()
-        if jwk.get("kid", kid) != kid:
-            raise ValueError(f"kid {jwk['kid']!r} is not the key's thumbprint {kid!r}")
-        raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
-        keys[kid] = Ed25519PublicKey.from_public_bytes(raw)
-    return keys
-
-
-@dataclass(slots=True)
-class _Signed:
-    method: str
-    url: str
-    headers: Any
-
-
-def verify_signature(method: str, url: str, headers: Any, keys: dict[str, Any],
-                     agent: str | None = None) -> str:
-    """``valid``, ``missing`` or ``invalid: <why>`` for a request (*headers*:
-    (name, value) pairs or a dict), checked with http-message-signatures against
-    *keys* (:func:`directory_keys`): a ``web-bot-auth`` signature covering
-    ``@authority`` and its own ``Signature-Agent`` member, with ``created``,
-    ``expires`` and a ``keyid`` from the directory; with *agent*, that member
-    names it."""
-    import http_sf
-    from http_message_signatures import (
-        HTTPMessageSignaturesException,
-        HTTPMessageVerifier,
-        MappingKeyResolver,
-        algorithms,
-    )
-
-    fields = list(headers.items() if isinstance(headers, dict) else headers)
-    if not any(n.lower() == "signature" for n, _ in fields):
-        return "missing"
-    verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519,
-                                   key_resolver=MappingKeyResolver(public_keys=keys,
-                                                                   private_keys={}))
-    try:
-        results = verifier.verify(_Signed(method, url, _Fields(fields)),
-                                  expect_tag="web-bot-auth", require_components=("@authority",))
-        for result in results:
-            member = f'"signature-agent";key="{result.label}"'
-            if member not in result.covered_components:
-                return f"invalid: {member} is not covered"
-            if "expires" not in result.parameters:
-                return "invalid: no expires parameter"
-            named: Any = http_sf.parse(result.covered_components[member].encode(), tltype="item")
-            if agent is not None and named[0] != agent:
-                return f"invalid: Signature-Agent names {named[0]!r}, not {agent!r}"
-    except (HTTPMessageSignaturesException, ValueError) as exc:
-        return f"invalid: {exc}"
-    return "valid"
-
-
-class _Fields:
-    """Header field lines as http-message-signatures reads them (read-only)."""
-
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
-        self._fields = fields
-
-    def items(self) -> list[tuple[str, str]]:
-        return self._fields
-
-    def __iter__(self) -> Any:
-        return iter(dict.fromkeys(name for name, _ in self._fields))
-
-    def __contains__(self, name: object) -> bool:
-        return any(n.lower() == str(name).lower() for n, _ in self._fields)

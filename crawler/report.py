@@ -19,6 +19,14 @@ Speed: every count is an SQL aggregate, one pass over the decisions each
 once on their own read-only connections; only the top ``sections`` domains
 get an evidence section (their latest refusals by the domain index, the
 latest fetch of each rights document); the page is streamed to the file.
+
+Why it is long: the page has many sections (totals, refusals by protocol, the
+most refused domains, decisions over time, crawls, audits, the domain table,
+one evidence section per domain), and each needs its own SQL aggregate and its
+own shaping for the template; :func:`gather` joins them into the one context
+the template renders. The drawing already lives in
+:mod:`tdmguard.crawler.report_svg`; what is left shares the read-only
+connections and the outcome and JSON helpers.
 """
 
 from __future__ import annotations

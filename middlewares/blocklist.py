@@ -30,6 +30,13 @@ Fails closed. Stats: ``tdmguard/blocklist/blocked/<list>``,
 ``tdmguard/blocklist/warned/<list>``, ``tdmguard/blocklist/aux_blocked/<list>``,
 ``tdmguard/blocklist/links_dropped/<list>``,
 ``tdmguard/rightsholder_reservation/{refused,unreadable,aux_refused,links_dropped}``.
+
+Why it is long: one check runs at two of Scrapy's hook points, the downloader
+middleware refusing requests and the spider middleware dropping links, through
+one shared lookup (the blocklists and the registry's request-stage lists, such
+as rightsholder reservations); the loaders that the add-on's start-up check and
+the ledger's ``crawls`` row also call live here, so every caller sees the same
+loaded lists.
 """
 
 from __future__ import annotations

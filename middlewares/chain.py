@@ -12,6 +12,9 @@ followed by its ``decision_snapshots`` links, ``[[kind, snapshot_id,
 fetch_id], ...]`` sorted. The first ``prev_hash`` is the end of the
 decisions-only chain of ledgers written before migration 004 (64 zeros on a
 new ledger). README, "The ledger", gives the same recipe for plain Python.
+
+A checkpoint may be signed with Ed25519; the key files it is signed and
+checked with are written and read by :mod:`tdmguard.middlewares.checkpoint_keys`.
 """
 
 from __future__ import annotations
@@ -322,63 +325,3 @@ def check_signature(cp: Any, public_key: Any = None) -> str:
             return (f"the checkpoint was signed with key {key_id(raw)}, not the given key "
                     f"{key_id(want)}")
     return ""
-
-
-def generate_key(path: str) -> Any:
-    """Write a new Ed25519 private key to *path* (PEM, mode 0600) and its public
-    key to ``<path minus .pem>.pub.pem``; return the private key."""
-    import os
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise LedgerError(f"{path} exists: not overwriting a key") from None
-    except OSError as exc:
-        raise LedgerError(f"cannot write the key {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    with open(public_path(path), "wb") as fh:
-        fh.write(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo))
-    return key
-
-
-def public_path(path: str) -> str:
-    return (path[:-4] if path.endswith(".pem") else path) + ".pub.pem"
-
-
-def load_key(path: str, private: bool) -> Any:
-    """An Ed25519 key from a PEM file: the private key, or (``private=False``)
-    the public key of a public or private PEM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise LedgerError(f"cannot read the key {path}: {exc.strerror}") from None
-    key: Any = None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        if not private:
-            try:
-                key = serialization.load_pem_public_key(data)
-            except ValueError:
-                key = None
-    if isinstance(key, Ed25519PrivateKey):
-        return key if private else key.public_key()
-    if isinstance(key, Ed25519PublicKey) and not private:
-        return key
-    what = "an unencrypted Ed25519 private key" if private else "an Ed25519 key"
-    raise LedgerError(f"{path} is not {what} in PEM")

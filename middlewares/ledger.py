@@ -8,6 +8,13 @@ transaction that reads the chain head, hashes the batch onto it
 one file serialise (each waits up to ``busy_timeout``) and a crash loses at
 most the unflushed batch. Any failure to open or write is a one-line
 :class:`LedgerError`; a failed flush keeps its rows queued.
+
+Why it is long: every append (crawl, finish, snapshot and its fetch, decision
+and its links) runs in the same ``BEGIN IMMEDIATE`` transaction on one chain
+head, with id caches that a rollback must forget, so the writer is one class;
+and the decision flush, the crawl's hot path, builds each record's hash input
+by hand with per-combination caches instead of calling
+:func:`~tdmguard.middlewares.chain.record_hash` per row.
 """
 
 from __future__ import annotations

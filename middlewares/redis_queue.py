@@ -50,6 +50,13 @@ answers), asks again, and never closes as "finished" meanwhile
 Stats: ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``,
 ``tdmguard/redis/requeued``, ``tdmguard/redis/local``,
 ``tdmguard/redis/rejected``, ``tdmguard/redis/error``.
+
+Why it is long: the scheduler is a small distributed protocol: its five Lua
+scripts (push, pop, recover, drained, leave), the worker heartbeat and the
+crawl-wide idle close must be read together to see that no request is lost or
+run twice, and this docstring documents that protocol and its Redis keys. The
+client, the request codec, the shared politeness and the shared documents are
+already modules of their own.
 """
 
 from __future__ import annotations

@@ -43,6 +43,13 @@ Stats: ``tdmguard/warc/records/{page,document}``, ``tdmguard/warc/unlinked``
 (a page whose decision never reached the ledger: written without a decision
 id), ``tdmguard/warc/errors``. A failed write is logged and counted; the crawl
 goes on.
+
+Why it is long: the extension must write off the reactor and wait for the
+ledger, and both keep the file and the ledger's links true: a writer thread
+builds, digests and appends records, one gzip member each, and cuts off a
+half-written record after a failed write, while page records wait on a timer
+until their decision ids are in the ledger before their offsets go into
+``warc_records``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ crawl cannot disagree.
 Every problem is one :class:`ConfigError` line naming the file and the field,
 e.g. ``tdmguard.toml: crawlers[1].ip_ranges[0]: '10.0.0.300/24' is not an IP
 network``; the CLI exits 2 on it.
+
+Why it is long: the file is written by hand, so every field of every table is
+type-checked with its own one-line error naming the file and the dotted field
+(with a did-you-mean for unknown keys), and the cross-field rules (tokens
+unique per identity and carried by the User-Agent, review dates in order, each
+identity's combined settings valid) sit beside the fields they join.
 """
 
 from __future__ import annotations

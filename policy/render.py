@@ -21,6 +21,13 @@ Commission's training-content summary template are filled from what the
 crawls recorded: names, purposes, the collection period per crawler
 (MM/YYYY) and the most relevant domains, written to a CSV file beside the
 document.
+
+Why it is long: no sentence about what a crawler does is typed by the provider:
+:func:`statements` derives each one from the facts, with a branch for each
+protocol and setting a crawler can have on or off, and the same context renders
+in two formats, so Markdown and HTML each have their own escaping filters. The
+ledger answers for the training-content template and the version history are
+the rest.
 """
 
 from __future__ import annotations

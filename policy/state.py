@@ -12,6 +12,13 @@ nothing in them re-derives what the crawler does.
 line (the change log, the feed entries, ``policy check``). :func:`embed` and
 :func:`extract` carry a state inside a rendered document, so a published
 document can be checked against the configuration without a text diff.
+
+Why it is long: it holds everything done with the one state the policy
+documents share: deriving it from the configuration and the protocol registry,
+naming each difference between two versions in one readable line (a branch for
+each kind of fact: crawlers, protocols, reads, blocklists), and carrying it
+inside a rendered document. All three follow the same shape of the facts dict,
+so they change together.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from tdmguard.middlewares.chain import generate_key, load_key
+from tdmguard.middlewares.checkpoint_keys import generate_key, load_key
 from tdmguard.middlewares.ledger import Ledger, checkpoint, open_existing, verify
 from tdmguard.middlewares.migrations import MIGRATIONS
 from tdmguard.middlewares.snapshots import Snapshot

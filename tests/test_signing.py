@@ -26,7 +26,8 @@ from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algor
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
-from tdmguard.crawler.fixtureweb import FixtureWeb, directory_keys, verify_signature
+from tdmguard.crawler.fixtureweb import FixtureWeb
+from tdmguard.crawler.fixtureweb_signatures import directory_keys, verify_signature
 from tdmguard.crawler.policy_keys_cli import keys
 from tdmguard.middlewares.addon import TdmGuard
 from tdmguard.middlewares.settings import ConfigError

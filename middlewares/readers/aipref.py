@@ -45,6 +45,13 @@ Middleware use::
     rules = ContentUsageRules.parse(robots_body, tokens, robots_url)  # per origin
     rules.evaluate(url, crawlable, purpose, mode)                     # per request
     header_reasons(response.headers, purpose, mode)                   # per response
+
+Why it is long: it implements two drafts at once (the ``Content-Usage``
+response field and robots.txt ``Content-Usage`` rules), reads robots.txt under
+both group formations (attach-05's and RFC 9309's, vector R12) and evaluates in
+two modes, strict adding the legacy labels and the ``*``-group fallback; this
+docstring records each of those readings. DESIGN keeps one protocol in one pure
+reader module.
 """
 
 from __future__ import annotations

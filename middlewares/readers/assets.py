@@ -28,6 +28,14 @@ Middleware use, per non-HTML response::
     asset = read_asset(response.body, content_type, response.url)
     asset.reasons(purpose, mode)            # iptc + c2pa (+ read errors)
     tdmrep.resolve(url, tdm_file, headers, None, asset.tdm, purpose, mode)
+
+Why it is long: one payload (an XMP packet, an EPUB's OPF or a C2PA manifest)
+has to be dug out of many container formats, each with its own walker (JPEG
+segments with extended-XMP reassembly, PNG and WebP chunks, GIF and TIFF
+packets, PDF streams with Flate inflation, EPUB zips), and the IPTC
+``DataMining`` vocabulary is judged in two modes. DESIGN keeps one protocol in
+one pure reader module; the C2PA manifest parsing is already in
+:mod:`.c2pa_manifest`.
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ Middleware use::
     refs = discover(robots=robots, base_url=robots_url)         # per origin
     doc = RslDocument.parse(body, status, ref.url)              # per licence URL
     evaluate_all(docs, url, purpose, mode, held=settings_held)   # per request
+
+Why it is long: RSL 1.0 is discovered in four places (robots.txt ``License:``,
+``Link`` headers, HTML ``<link>`` and inline ``<script>``), and a licence is
+judged on each of its terms (content matching, ``server``, ``prohibits`` and
+``permits``, ``payment``, ``user`` and ``geo`` conditions, alternative
+licences), each in rfc and strict mode. DESIGN keeps one protocol in one pure
+reader module.
 """
 
 from __future__ import annotations

@@ -46,6 +46,13 @@ Middleware use, per origin then per request / response::
 In strict mode a ``reserved`` or ``unreadable`` file verdict is final and the
 request is refused before download; in rfc mode a file ``1`` may still be
 lifted by a response's ``0``, so the response must be fetched and resolved.
+
+Why it is long: it covers every TDMRep level (tdmrep.json with its rule
+matching, headers, HTML ``<meta>``, and the EPUB and PDF values :mod:`.assets`
+reads) and their precedence in rfc and strict mode, with the spec's open
+questions (first or longest match, soft-404 pages) as parameters whose
+disagreements the reasons explain; this docstring records each reading. DESIGN
+keeps one protocol in one pure reader module.
 """
 
 from __future__ import annotations

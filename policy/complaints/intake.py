@@ -18,6 +18,11 @@ name and email, good-faith statement) and Lumen's roles (complainant =
 sender, rightsholder = principal, representative or CMO = agent). Nothing is
 coerced silently: an unknown enum value, a control character, text that was
 not valid UTF-8, or a value over its limit is an error naming the field.
+
+Why it is long: a DSA Art. 16 notice has many fields, read in two shapes (flat
+and nested), and nothing is coerced silently, so each field has its own limits
+and its own error keyed by its name; URLs, domains and attachments each need
+their own normalisation and checks.
 """
 
 from __future__ import annotations

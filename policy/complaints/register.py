@@ -19,6 +19,14 @@ Lifecycle: received -> acknowledged -> under-review -> upheld | rejected ->
 closed (a manifestly unfounded, imprecise, duplicate or out-of-scope complaint
 may be rejected before review). Reservation records (added, withdrawn) and
 notifications change no status.
+
+Why it is long: the register is one hash-chained file with one write
+discipline: submit, each lifecycle transition, reservation and notification
+records and purge all append through the same ``BEGIN IMMEDIATE`` chain-head
+transaction, and :meth:`Register.verify` re-derives from those records every
+column the writers set (statuses, dates, the public fields, the personal-data
+digest). The writers and their checker are kept side by side so they cannot
+drift apart.
 """
 
 from __future__ import annotations

@@ -35,6 +35,13 @@ carries raw bytes in a URL-encoded body (400), a missing or wrong CSRF token
 in-memory storage: per process, reset on restart; 429). Every check runs
 before anything is stored; the register stores a complaint whole or not at
 all. Complainants' text is only ever rendered by Jinja2 with autoescape on.
+
+Why it is long: this docstring states every limit and why the JSON endpoint
+needs no CSRF token, the form's labels and hints are data kept with the form,
+the body readers re-parse forms strictly because Werkzeug's parsers replace bad
+UTF-8 and do not count URL-encoded fields, and the routes live in one
+:func:`create_app` closure so that they share one CSRF, rate-limit, error-page
+and security-header setup.
 """
 
 from __future__ import annotations
