@@ -3,6 +3,7 @@
     python fuzz/run.py                      # every target, 300 s each
     python fuzz/run.py --seconds 60 robots rsl
     python fuzz/run.py --list
+    python fuzz/run.py --summary            # time per target so far, from RUNS.md
 
 Each target runs ``fuzz/harness.py TARGET fuzz/corpus/TARGET`` under atheris
 (libFuzzer) at ``nice 19``, with a per-input timeout (a slow input is a
@@ -131,6 +132,35 @@ def record(row: dict[str, object]) -> None:
                   f"| {row['cov']} | {row['corpus']} | {found} |\n")
 
 
+#: Targets that fuzz a protocol reader (issue 14: an hour each); the others
+#: fuzz the blocklist line parser, the reservations file and tdmguard.toml.
+NOT_READERS = ("blocklist", "reservations", "config")
+GOAL = 3600
+
+
+def summary() -> str:
+    """The "Time so far" table, summed from the runs table of RUNS.md."""
+    totals: dict[str, list[int]] = {t: [0, 0, 0, 0] for t in TARGETS}
+    for line in RUNS.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 8 or cells[1] not in totals or not cells[2].isdigit():
+            continue
+        row = totals[cells[1]]
+        row[0] += int(cells[2])
+        row[1] += int(cells[3])
+        row[2] = max(row[2], int(cells[5]))
+        row[3] += not cells[7].startswith("none")
+    out = ["| target | reader | seconds in total | minutes | executions | "
+           "best coverage (edges) | runs with a finding | to the hour |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
+    for target, (secs, execs, cov, found) in totals.items():
+        reader = target not in NOT_READERS
+        left = "" if not reader else ("reached" if secs >= GOAL else f"{GOAL - secs} s to go")
+        out.append(f"| {target} | {'yes' if reader else 'no'} | {secs} | {secs / 60:.1f} | "
+                   f"{execs:,} | {cov} | {found} | {left} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", help="default: every target")
@@ -143,9 +173,15 @@ def main() -> None:
     parser.add_argument("--no-merge", action="store_true",
                         help="keep every input found (default: minimise the corpus after)")
     parser.add_argument("--list", action="store_true", help="list the targets")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the time, executions and findings per target, summed "
+                             "from RUNS.md, and run nothing")
     args = parser.parse_args()
     if args.list:
         print("\n".join(TARGETS))
+        return
+    if args.summary:
+        print(summary(), end="")
         return
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:
