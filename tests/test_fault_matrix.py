@@ -253,6 +253,13 @@ def xmp_png(codec: str, cut: bool = False) -> Serve:
     return serve
 
 
+def c2pa_png(path: Path) -> Serve:
+    def serve(web: FixtureWeb, host: str) -> str:
+        return _site(web, host, page=path.read_bytes(), path="/i.png",
+                     headers={"Content-Type": "image/png"})
+    return serve
+
+
 def html_page(body: bytes, ctype: str) -> Serve:
     def serve(web: FixtureWeb, host: str) -> str:
         return _site(web, host, page=body, headers={"Content-Type": ctype})
@@ -397,6 +404,12 @@ CELLS: list[Cell] = [
     cell("image-xmp-utf32-cut", "image (embedded XMP)", "XMP packet in UTF-32BE, cut off",
          {D}, "iptc", UNREAD, "metadata present but unreadable fails closed (issue 14 item 4; "
          "IPTC Photo Metadata)", xmp_png("utf-32-be", cut=True)),
+    cell("image-c2pa-cbor-bomb", "image (embedded C2PA)",
+         "damaged manifest declaring a 2.1 GB CBOR string (fuzz finding)", {D}, "c2pa", UNREAD,
+         "C2PA/CAWG training-mining (validity is recorded): a manifest that does not validate "
+         "is present but unreadable, failing closed (issue 14 item 4); the native read runs "
+         "in a child process under a 512 MiB address-space bound",
+         c2pa_png(ROOT / "tests" / "data" / "readers" / "c2pa-cbor-length-bomb.png")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),

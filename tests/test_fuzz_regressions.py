@@ -3,16 +3,29 @@ as regression tests: each reader answers them with its documented, fail-closed
 verdict, never its safety net and never an exception.
 
 Each case names the run that found it. Inputs are inline (shortened to what
-still shows the problem) so the tests need neither atheris nor fuzz/.
+still shows the problem), or a copy in tests/data/ where they are binary, so
+the tests need neither atheris nor fuzz/.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tdmguard.middlewares.readers import aipref, aitxt, htmlhead, noai, robots, rsl
+from tdmguard.middlewares.readers import (
+    _native,
+    aipref,
+    aitxt,
+    c2pa_manifest,
+    htmlhead,
+    noai,
+    robots,
+    rsl,
+)
 from tdmguard.middlewares.readers.assets import read_asset
 from tdmguard.middlewares.vocab import RESERVED, UNREADABLE
 
@@ -142,6 +155,65 @@ def test_rsl_licence_in_utf7_is_decoded_by_python() -> None:
     bad = body.replace(b"UTF-7", b"x-no-such-codec")
     doc = rsl.RslDocument.parse(bad, 200, f"{SITE}/l.xml")
     assert doc.state == "error" and "x-no-such-codec" in doc.error
+
+
+# -- a C2PA manifest that makes the native reader allocate gigabytes (fuzz c2pa) -------
+
+BOMB_PNG = ROOT / "tests" / "data" / "readers" / "c2pa-cbor-length-bomb.png"
+GOOD_PNG = ROOT / "tests" / "data" / "readers" / "c2pa-do-not-train.png"
+MEASURE = """
+import json, resource, sys
+from tdmguard.middlewares.readers import _native
+from tdmguard.middlewares.readers.assets import read_asset
+asset = read_asset(open(sys.argv[1], "rb").read(), "image/png", "http://x.example/i.png")
+reasons = [(r.protocol, r.verdict, r.detail) for r in asset.reasons()]
+_native._close()  # reap the child, so RUSAGE_CHILDREN has its peak
+print(json.dumps({"reasons": reasons, "errors": asset.errors,
+                  "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+@pytest.mark.skipif(not c2pa_manifest.library_available(), reason="needs c2pa-python")
+def test_a_c2pa_manifest_declaring_a_2gb_cbor_string_is_read_within_bounds() -> None:
+    # fuzz c2pa, 2026-12-06 (oom-245f869b): a 3,620-byte PNG whose damaged
+    # training-mining assertion holds a CBOR text string declaring
+    # 2,181,758,329 bytes. Read in the crawler's own process, c2pa-rs peaked at
+    # 2.1 GB RSS (/usr/bin/time: 2,162,488 KB). The native read now runs in a
+    # child process capped at MEMORY_LIMIT of address space: the allocation
+    # fails there, and the verdict still fails closed.
+    assert len(BOMB_PNG.read_bytes()) == 3620
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(BOMB_PNG)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    c2pa = [r for r in out["reasons"] if r[0] == "c2pa"]
+    assert c2pa and c2pa[0][1] == UNREADABLE, out
+    assert out["self_mb"] < 150, out
+    assert 0 < out["child_mb"] < _native.MEMORY_LIMIT / 2**20, out
+
+
+@pytest.mark.skipif(not c2pa_manifest.library_available(), reason="needs c2pa-python")
+def test_the_native_c2pa_read_fails_closed_on_its_time_bound_and_recovers() -> None:
+    good = GOOD_PNG.read_bytes()
+    store, state, error = c2pa_manifest.read_manifest_store(good, "image/png", time_limit=1e-4)
+    assert store is None and "longer than its 0.0001 s bound" in error
+    # The child that overran was killed; the next read gets a new one.
+    store, state, error = c2pa_manifest.read_manifest_store(good, "image/png")
+    assert store is not None and state == "Valid" and not error
+    reasons = read_asset(good, "image/png", f"{SITE}/i.png", c2pa_library=True).reasons()
+    assert verdict(reasons) == RESERVED
+
+
+@pytest.mark.skipif(not c2pa_manifest.library_available(), reason="needs c2pa-python")
+def test_a_native_c2pa_reader_that_dies_is_an_error_and_is_replaced() -> None:
+    # 80 MiB of asset into a child allowed 64 MiB: it dies reading it.
+    store, _state, error = c2pa_manifest.read_manifest_store(
+        bytes(80 * 2**20), "image/png", memory_limit=64 * 2**20)
+    assert store is None
+    assert "memory bound 64 MiB" in error and "MemoryError" in error, error
+    store, state, error = c2pa_manifest.read_manifest_store(GOOD_PNG.read_bytes(), "image/png")
+    assert state == "Valid" and not error
 
 
 # -- tdmguard.toml (fuzz config, 2026-12-06) ------------------------------------------------

@@ -14,8 +14,9 @@ Input is a manifest store as JSON (what ``c2pa.Reader.json()`` returns), a
 single manifest, a single assertion, or a bare ``entries`` mapping. Reading
 the store from asset bytes uses the optional ``c2pa-python`` package
 (:func:`read_manifest_store`), configured to make no network request
-(no remote manifests, no OCSP); without it, an asset that carries a manifest
-is ``unreadable`` (never silently allowed).
+(no remote manifests, no OCSP), in a child process under a memory and a time
+bound (:mod:`._native`); without it, an asset that carries a manifest is
+``unreadable`` (never silently allowed).
 
 Signature validity is recorded: a reservation holds whatever the validation
 state (anyone may ask us not to train); a permission counts only when the
@@ -28,11 +29,9 @@ reservations of its parts).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from tdmguard.middlewares.vocab import (
@@ -45,6 +44,7 @@ from tdmguard.middlewares.vocab import (
     Reason,
 )
 
+from . import _native
 from ._common import clip, covers, never_raises, norm_mode
 
 PROTOCOL = "c2pa"
@@ -202,15 +202,6 @@ def c2pa_reasons(
 # -- reading manifests from bytes (optional c2pa-python) ------------------------
 
 
-@cache
-def _context() -> Any:
-    import c2pa
-
-    return c2pa.Context.from_dict(
-        {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-    )
-
-
 def library_available() -> bool:
     try:
         import c2pa  # noqa: F401
@@ -220,28 +211,35 @@ def library_available() -> bool:
 
 
 def read_manifest_store(
-    data: bytes, mime: str | None
+    data: bytes,
+    mime: str | None,
+    memory_limit: int = _native.MEMORY_LIMIT,
+    time_limit: float = _native.TIME_LIMIT,
 ) -> tuple[dict[str, Any] | None, str | None, str]:
     """``(store, validation state, error)`` for an asset's embedded manifest.
 
     ``store`` is None when the asset has no manifest or it could not be read
-    (then *error* says why). Never raises.
+    (then *error* says why). The native read runs in a child process under
+    *memory_limit* bytes of address space and *time_limit* seconds
+    (:mod:`._native`); overrunning either is an error. Never raises.
     """
-    try:
-        import c2pa
-    except Exception:
+    if not library_available():
         return None, None, "c2pa-python is not installed"
     try:
-        stream = io.BytesIO(data)
-        reader = c2pa.Reader.try_create(mime or None, stream, None, _context())
-        if reader is None:
-            return None, None, ""
-        with reader:
-            store = json.loads(reader.json())
-            state = reader.get_validation_state()
-        return store, state, ""
-    except Exception as exc:  # C2paError and friends: a broken manifest
+        text, state, error = _native.read_store(data, mime, memory_limit, time_limit)
+    except _native.NativeReadError as exc:
+        return None, None, clip(f"the C2PA reader {exc}", 300)
+    except Exception as exc:  # could not start a child, a garbled answer
         return None, None, clip(f"{type(exc).__name__}: {exc}", 200)
+    if text is None:
+        return None, None, error
+    try:
+        store = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return None, None, clip(f"the manifest store is not JSON: {exc}", 200)
+    if not isinstance(store, dict):
+        return None, None, "the manifest store is not a JSON object"
+    return store, state, ""
 
 
 __all__ = [
