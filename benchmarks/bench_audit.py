@@ -16,7 +16,7 @@ proxy on 127.0.0.1):
   written as Parquet.
 
 Each run is its own process; its wall time (process start to exit, imports
-included) and peak resident memory (``wait4``'s ru_maxrss) are reported, and
+included) and peak resident memory (benchmarks/peakrss.py: the audit's own) are reported, and
 the ratios against the floor and the peer measured in the same run.
 Politeness delays are off for every crawl (``TDMGUARD_POLITENESS_DELAY=0``):
 a deliberate per-origin rate limit, not overhead (as in bench_addon.py).
@@ -140,18 +140,22 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, float
 
     started = time.perf_counter()
     own = resource.getrusage(resource.RUSAGE_SELF)
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        # peakrss.py: a direct child's ru_maxrss would start at this process's
+        # own peak (it holds the fixture web and the URL lists).
+        peak = Path(tmp) / "peak.json"
+        launcher = [sys.executable, str(Path(__file__).with_name("peakrss.py")), str(peak), "--"]
+        proc = subprocess.Popen(launcher + cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        proc.wait()
         wall = time.perf_counter() - started
         err.seek(0)
         tail = err.read().decode(errors="replace")[-2000:]
+        usage = json.loads(peak.read_text()) if peak.exists() else {}
     after = resource.getrusage(resource.RUSAGE_SELF)
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1) or not usage:
         sys.exit(f"{' '.join(cmd[:6])} failed ({proc.returncode}):\n{tail}")
     server = (after.ru_utime + after.ru_stime) - (own.ru_utime + own.ru_stime)
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, server, tail
+    return wall, usage["maxrss_mb"], usage["cpu_s"], server, tail
 
 
 def main() -> None:
