@@ -530,6 +530,30 @@ def test_every_hostile_case_finishes_in_bounded_time_and_memory(runs: dict[str, 
     assert runs["serial"].seconds < TIME_BOUND_S
 
 
+@pytest.mark.parametrize("megabytes", [0, 120])
+def test_peakrss_reports_the_commands_own_peak(megabytes: int, tmp_path: Path) -> None:
+    """The launcher behind the bound: a child of this test process counts
+    from this process's peak (ballast makes it large), the command does not."""
+    ballast = bytearray(200 * MiB)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touched: resident
+    peak = tmp_path / "peak.json"
+    code = f"b = bytearray({megabytes} * {MiB}); b[::4096] = b'\\x01' * len(b[::4096])"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "peakrss.py"), str(peak),
+                           "--", sys.executable, "-c", code])
+    assert proc.returncode == 0
+    rss = json.loads(peak.read_text())["maxrss_mb"]
+    assert megabytes < rss < megabytes + 60, rss
+    # What the launcher avoids: a direct child starts from this process's peak.
+    direct = subprocess.Popen([sys.executable, "-c", "pass"])
+    _pid, _status, usage = os.wait4(direct.pid, 0)
+    direct.returncode = 0
+    assert usage.ru_maxrss / 1024 > 200, usage.ru_maxrss
+    assert len(ballast) == 200 * MiB
+    failing = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "peakrss.py"),
+                              str(peak), "--", sys.executable, "-c", "raise SystemExit(3)"])
+    assert failing.returncode == 3
+
+
 def params(cells: list[Cell]) -> list[Any]:
     return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.gap)]
                          if c.gap else []) for c in cells]
