@@ -21,7 +21,6 @@ null>, "state": ..., "error": ...}``.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import os
 import select
@@ -58,6 +57,8 @@ class _Worker:
             stderr=subprocess.PIPE,
             close_fds=True,
         )
+        import fcntl  # POSIX, like RLIMIT_AS: imported where used
+
         assert self.proc.stderr is not None
         fd = self.proc.stderr.fileno()
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
