@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
 
+from tdmguard.middlewares import sqlitefile
 from tdmguard.middlewares.chain import (
     CHAINED,
     GENESIS,
@@ -47,7 +47,6 @@ from tdmguard.middlewares.vocab import Decision, Reason
 __all__ = ["GENESIS", "HASHED", "MIGRATIONS", "Ledger", "LedgerError", "checkpoint",
            "open_existing", "record_hash", "row_hash", "verify"]
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 #: The tables a ledger needs; any others (FTS, views, a user's own) are left alone.
 LEDGER_TABLES = frozenset({"crawls", "snapshots", "snapshot_fetches", "decisions",
                            "chain_head"})
@@ -100,7 +99,7 @@ def open_existing(path: str) -> sqlite_utils.Database:
         raise LedgerError(f"no ledger at {path}: give the --db file a crawl wrote") from None
     except OSError as exc:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
-    if magic != SQLITE_MAGIC:
+    if magic != sqlitefile.SQLITE_MAGIC:
         raise LedgerError(f"{path} is not an SQLite file, so not a tdmguard ledger")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -116,23 +115,7 @@ def open_existing(path: str) -> sqlite_utils.Database:
 
 def check_path(path: str) -> None:
     """A one-line reason why *path* cannot be a ledger file, before SQLite tries."""
-    if not path:
-        raise LedgerError("no ledger path given")
-    if os.path.isdir(path):
-        raise LedgerError(f"cannot use {path} as the ledger: it is a directory (give a file)")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise LedgerError(f"cannot create the ledger {path}: no directory {parent}")
-    if os.path.exists(path):
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise LedgerError(f"cannot write the ledger {path}: the file is read-only")
-        with open(path, "rb") as fh:
-            magic = fh.read(16)
-        if magic and magic != SQLITE_MAGIC:
-            raise LedgerError(f"{path} is not an SQLite file, so not a tdmguard ledger")
-    # WAL keeps its -wal and -shm files beside the ledger.
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise LedgerError(f"cannot write the ledger {path}: directory {parent} is read-only")
+    sqlitefile.check_path(path, "ledger", "a tdmguard ledger", LedgerError)
 
 
 def _one_line(path: str, exc: sqlite3.Error) -> LedgerError:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import sqlite3
@@ -44,11 +43,11 @@ from typing import Any
 
 import sqlite_utils
 
+from tdmguard.middlewares import sqlitefile
 from tdmguard.middlewares.migrate import apply_pending
 from tdmguard.policy.complaints.intake import CHANNELS, Submission
 from tdmguard.policy.complaints.schema import GENESIS, MIGRATIONS
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 REGISTER_TABLES = frozenset({"complaints", "history"})
 
 #: Reason codes for a rejection.
@@ -130,24 +129,8 @@ def _public(row: dict[str, Any], locations: list[list[Any]]) -> dict[str, Any]:
 
 def _create_private(path: str) -> None:
     """An empty file only its owner can read: SQLite's -wal and -shm copy its mode."""
-    if not path or path == ":memory:":
-        raise RegisterError("no register path given")
-    if os.path.isdir(path):
-        raise RegisterError(f"cannot use {path} as the register: it is a directory")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise RegisterError(f"cannot create the register {path}: no directory {parent}")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    except FileExistsError:
-        with open(path, "rb") as fh:
-            magic = fh.read(16)
-        if magic and magic != SQLITE_MAGIC:
-            raise RegisterError(f"{path} is not an SQLite file, so not a complaints "
-                                "register") from None
-    except OSError as exc:
-        raise RegisterError(f"cannot create the register {path}: {exc.strerror}") from None
+    sqlitefile.check_path(path, "register", "a complaints register", RegisterError)
+    sqlitefile.create_private(path, "register", RegisterError)
 
 
 class Register:
