@@ -223,3 +223,23 @@ def writable_ledger(path: str) -> None:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"cannot write the ledger {path}: {exc}") from None
+
+
+def write_bundle(path: str, subject: dict[str, Any], chosen: list[tuple[str, Any, list[int]]],
+                 nothing: str, of: str = "") -> None:
+    """Write the evidence bundle of *chosen* ``(ledger name, db, decision ids)``
+    and say so on stderr; *nothing* is the failure when no ledger has a
+    decision, *of* what the decisions are for (" for TDMC-..."). One line,
+    exit 2, when it cannot be written."""
+    from tdmguard.crawler.bundle import BundleError
+    from tdmguard.crawler.bundle import write_bundle as write
+
+    if not any(ids for _name, _db, ids in chosen):
+        raise fail(f"no decision to bundle: {nothing}")
+    try:
+        manifest = write(path, subject, chosen)
+    except BundleError as exc:
+        raise fail(str(exc)) from None
+    n = sum(len(led["decisions"]) for led in manifest["ledgers"])
+    click.echo(f"Wrote {path}: {n} decisions{of}; check it with: tdmguard verify --bundle "
+               f"{path} (or python verify.py inside it)", err=True)

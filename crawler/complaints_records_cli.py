@@ -17,6 +17,7 @@ from tdmguard.crawler.clitools import (
     fail,
     ledgers_option,
     open_ledgers,
+    write_bundle,
 )
 from tdmguard.crawler.complaints_common import (
     actor,
@@ -151,7 +152,6 @@ def bundle(reference: str, config_path: str | None, dbs: tuple[str, ...],
     Example:
         tdmguard complaints bundle TDMC-2026-000001 --db ledger.db --output answer.zip
     """
-    from tdmguard.crawler.bundle import BundleError, write_bundle
     from tdmguard.crawler.evidence import evidence_for_url
     from tdmguard.policy.complaints.register import RegisterError
 
@@ -170,17 +170,10 @@ def bundle(reference: str, config_path: str | None, dbs: tuple[str, ...],
         for domain in domains:
             ids.update(domain_ids(db, domain))
         chosen.append((name, db, sorted(ids)))
-    if not any(ids for _n, _d, ids in chosen):
-        raise fail(f"no decision to bundle: the ledgers hold nothing for the URLs and "
-                   f"domains of {rec['reference']}")
     subject = {"complaint": rec["reference"], "urls": urls, "domains": domains}
-    try:
-        manifest = write_bundle(output, subject, chosen)
-    except BundleError as exc:
-        raise fail(str(exc)) from None
-    n = sum(len(led["decisions"]) for led in manifest["ledgers"])
-    click.echo(f"Wrote {output}: {n} decisions for {rec['reference']}; check it with: "
-               f"tdmguard verify --bundle {output}", err=True)
+    write_bundle(output, subject, chosen,
+                 f"the ledgers hold nothing for the URLs and domains of {rec['reference']}",
+                 of=f" for {rec['reference']}")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

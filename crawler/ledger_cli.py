@@ -21,6 +21,7 @@ from tdmguard.crawler.clitools import (
     fail,
     ledgers_option,
     open_ledgers,
+    write_bundle,
 )
 from tdmguard.crawler.output import emit, escape_md, escape_text, output_options, render
 
@@ -165,7 +166,6 @@ def verify(ctx: click.Context, dbs: tuple[str, ...], fmt: str, checkpoint_file: 
 
 def write_evidence_bundle(path: str, ledgers: list[tuple[str, Any]], url: str | None,
                           domain: str | None, prefix: bool) -> None:
-    from tdmguard.crawler.bundle import BundleError, write_bundle
     from tdmguard.crawler.evidence import evidence_for_url
 
     chosen = []
@@ -176,17 +176,9 @@ def write_evidence_bundle(path: str, ledgers: list[tuple[str, Any]], url: str | 
         else:
             ids = sorted(r["id"] for r in evidence_for_url(db, url or "", prefix)["records"])
         chosen.append((name, db, ids))
-    if not any(ids for _n, _d, ids in chosen):
-        raise fail("no decision to bundle: nothing recorded for "
-                   + (f"--domain {domain}" if domain else repr(url)))
     subject = {"domain": domain} if domain else {"url": url, "prefix": prefix}
-    try:
-        manifest = write_bundle(path, subject, chosen)
-    except BundleError as exc:
-        raise fail(str(exc)) from None
-    n = sum(len(led["decisions"]) for led in manifest["ledgers"])
-    click.echo(f"Wrote {path}: {n} decisions; check it with: tdmguard verify --bundle "
-               f"{path} (or python verify.py inside it)", err=True)
+    write_bundle(path, subject, chosen,
+                 "nothing recorded for " + (f"--domain {domain}" if domain else repr(url)))
 
 
 def unfinished_crawls(db: Any) -> list[dict[str, Any]]:
