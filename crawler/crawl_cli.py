@@ -78,7 +78,7 @@ def with_blocklists(overrides: dict[str, Any], paths: tuple[str, ...]) -> dict[s
     list file or setting is a one-line error with exit 2, before any request."""
     from tdmguard.crawler.run import base_settings
     from tdmguard.middlewares.addon import TdmGuard
-    from tdmguard.middlewares.blocklist import blocklist_paths
+    from tdmguard.middlewares.blocklist_settings import blocklist_paths
 
     out = dict(overrides)
     try:

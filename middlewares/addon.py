@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import SETTINGS_PRIORITIES, default_settings
 
-from tdmguard.middlewares import blocklist, lawful, signing, warc
+from tdmguard.middlewares import blocklist_settings, lawful, signing, warc
 from tdmguard.middlewares.blocklist import BlocklistMiddleware, BlocklistSpiderMiddleware
 from tdmguard.middlewares.compression import (
     SCRAPY_COMPRESSION,
@@ -130,7 +130,7 @@ class TdmGuard:
         # Never crawl logged in: HttpAuthMiddleware off, credential settings refused.
         lawful.refuse_credentials(settings)
         # A missing or unusable list file stops the crawl before it starts.
-        blocklist.check_settings(settings)
+        blocklist_settings.check_settings(settings)
         # Web Bot Auth: with TDMGUARD_SIGNING_KEY every request is signed (order
         # 950, last); an unusable key or directory URL stops the crawl here.
         signing.install(settings)

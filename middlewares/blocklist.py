@@ -31,32 +31,26 @@ Fails closed. Stats: ``tdmguard/blocklist/blocked/<list>``,
 ``tdmguard/blocklist/links_dropped/<list>``,
 ``tdmguard/rightsholder_reservation/{refused,unreadable,aux_refused,links_dropped}``.
 
-Why it is long: one check runs at two of Scrapy's hook points, the downloader
-middleware refusing requests and the spider middleware dropping links, through
-one shared lookup (the blocklists and the registry's request-stage lists, such
-as rightsholder reservations); the loaders that the add-on's start-up check and
-the ledger's ``crawls`` row also call live here, so every caller sees the same
-loaded lists.
+Which lists are in force, and loading them once: :mod:`.blocklist_settings`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from scrapy import Request as ScrapyRequest
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from tdmguard.blocklists import BlocklistError, BlocklistSet, Match, load_blocklists
+from tdmguard.blocklists import BlocklistSet, Match
 from tdmguard.middlewares import registry, signals
+from tdmguard.middlewares.blocklist_settings import advisory_mode, blocklists_from_settings
 from tdmguard.middlewares.decisions import record_decision
 from tdmguard.middlewares.exceptions import Refused
 from tdmguard.middlewares.registry import REQUEST, RequestContext
-from tdmguard.middlewares.settings import Config, ConfigError
+from tdmguard.middlewares.settings import Config
 from tdmguard.middlewares.snapshots import Snapshot, utcnow
 from tdmguard.middlewares.vocab import (
     AUX_META,
@@ -71,88 +65,9 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.settings import BaseSettings
     from scrapy.spiders import Spider
 
 logger = logging.getLogger(__name__)
-
-ADVISORY_MODES = ("block", "warn")
-
-# Loaded list sets, by (shipped?, each file's path, mtime and size): the
-# add-on's start-up check, the middlewares and the ledger share one load.
-_LOADED: dict[tuple[Any, ...], BlocklistSet] = {}
-
-
-def blocklist_paths(settings: BaseSettings) -> list[str]:
-    """``TDMGUARD_BLOCKLISTS``: a list of paths, or one comma-separated string."""
-    value = settings.get("TDMGUARD_BLOCKLISTS")
-    if value is None or value == "":
-        return []
-    if isinstance(value, (str, os.PathLike)):
-        items = str(value).split(",")
-    elif isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    else:
-        raise ConfigError(
-            f"TDMGUARD_BLOCKLISTS {value!r}: give a list of list-file paths"
-        )
-    return [item.strip() for item in items if item.strip()]
-
-
-def advisory_mode(settings: BaseSettings) -> str:
-    mode = str(settings.get("TDMGUARD_BLOCKLIST_ADVISORY") or "block").lower()
-    if mode not in ADVISORY_MODES:
-        raise ConfigError(
-            f"TDMGUARD_BLOCKLIST_ADVISORY {mode!r}: use 'block' (advisory lists "
-            "refuse like authoritative ones) or 'warn' (log and record only)"
-        )
-    return mode
-
-
-def load_set(paths: list[str], shipped: bool = True) -> BlocklistSet:
-    """Load (once per process and file version) the shipped lists and *paths*."""
-    key_parts: list[Any] = [shipped]
-    for path in paths:
-        try:
-            stat = Path(path).stat()
-            key_parts.append((str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            key_parts.append((path, None, None))
-    key = tuple(key_parts)
-    found = _LOADED.get(key)
-    if found is None:
-        try:
-            found = load_blocklists(paths, include_shipped=shipped)
-        except BlocklistError as exc:
-            raise ConfigError(f"TDMGUARD_BLOCKLISTS: {exc}") from None
-        _LOADED[key] = found
-    return found
-
-
-def blocklists_from_settings(settings: BaseSettings) -> BlocklistSet:
-    """The lists in force for these settings; :class:`ConfigError` if unusable."""
-    return load_set(blocklist_paths(settings),
-                    settings.getbool("TDMGUARD_BLOCKLIST_SHIPPED", True))
-
-
-def check_settings(settings: BaseSettings) -> None:
-    """Start-up check (the add-on): every list loads, the advisory mode is known."""
-    if settings.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
-        advisory_mode(settings)
-        blocklists_from_settings(settings)
-
-
-def describe_blocklists(settings: BaseSettings) -> list[dict[str, Any]]:
-    """Each list in force (name, kind, edition, source, entries, sha256...), for
-    the ledger's ``crawls`` row; empty when the check is off."""
-    if not settings.getbool("TDMGUARD_BLOCKLIST_ENABLED", True):
-        return []
-    mode = advisory_mode(settings)
-    rows = blocklists_from_settings(settings).describe()
-    for row in rows:
-        row["enforcement"] = "warn" if (row["kind"] == "advisory" and mode == "warn") \
-            else "block"
-    return rows
 
 
 def decoded_host(url: str) -> str | None:

@@ -28,7 +28,7 @@ from twisted.internet import task
 
 from tdmguard.blocklists.domains import psl_snapshot_version, registrable_domain
 from tdmguard.middlewares import signals
-from tdmguard.middlewares.blocklist import describe_blocklists
+from tdmguard.middlewares.blocklist_settings import describe_blocklists
 from tdmguard.middlewares.ledger import Ledger
 from tdmguard.middlewares.settings import Config, effective_settings, tdmguard_version
 from tdmguard.middlewares.snapshots import Snapshot, utcnow

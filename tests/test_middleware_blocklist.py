@@ -17,9 +17,11 @@ from tdmguard.middlewares.addon import TdmGuard
 from tdmguard.middlewares.blocklist import (
     BlocklistMiddleware,
     BlocklistSpiderMiddleware,
+    decoded_host,
+)
+from tdmguard.middlewares.blocklist_settings import (
     blocklist_paths,
     blocklists_from_settings,
-    decoded_host,
     describe_blocklists,
 )
 from tdmguard.middlewares.settings import ConfigError
