@@ -36,33 +36,34 @@ in-memory storage: per process, reset on restart; 429). Every check runs
 before anything is stored; the register stores a complaint whole or not at
 all. Complainants' text is only ever rendered by Jinja2 with autoescape on.
 
-Why it is long: this docstring states every limit and why the JSON endpoint
-needs no CSRF token, the form's labels and hints are data kept with the form,
-the body readers re-parse forms strictly because Werkzeug's parsers replace bad
-UTF-8 and do not count URL-encoded fields, and the routes live in one
-:func:`create_app` closure so that they share one CSRF, rate-limit, error-page
-and security-header setup.
+The bodies are read strictly, before Flask-WTF or anything else sees them,
+by :mod:`.bodies`. The routes live in one :func:`create_app` closure so that
+they share one CSRF, rate-limit, error-page and security-header setup.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.exceptions import HTTPException
 
 from tdmguard.policy.complaints import intake
+from tdmguard.policy.complaints.bodies import (
+    MAX_FIELD_BYTES,
+    MAX_FIELDS,
+    Refusal,
+    read_form,
+    read_json,
+)
 from tdmguard.policy.complaints.config import ComplaintsConfig
 from tdmguard.policy.complaints.intake import CAPACITIES, COMMITMENTS, validate
 from tdmguard.policy.complaints.register import Register, deadlines
@@ -71,9 +72,6 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "complaints"
 MAX_BODY = 2 * 1024 * 1024
-MAX_FIELDS = 64
-MAX_FIELD_BYTES = 128 * 1024
-MAX_NAME = 100
 RATE_LIMIT = "20 per minute"
 RECEIPT_MAX_AGE = 3600
 #: The fields of the form, in order (``attachments`` are its files).
@@ -108,155 +106,6 @@ LABELS = {
 }
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; script-src 'none'")
-
-
-class Refusal(Exception):
-    """A request refused before any processing: status and one readable line."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-
-
-# -- reading a body, strictly ------------------------------------------------------------
-
-
-def _name_ok(name: str) -> None:
-    if len(name) > MAX_NAME:
-        raise Refusal(400, f"a field name is longer than {MAX_NAME} characters")
-
-
-def _utf8(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refusal(400, f"{where} is not valid UTF-8 text", where) from None
-
-
-def read_form(max_fields: int = MAX_FIELDS, max_field_bytes: int = MAX_FIELD_BYTES
-              ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    """The posted fields (name -> values) and files, or :class:`Refusal`.
-
-    Werkzeug's parsers replace bad UTF-8 and do not count URL-encoded fields,
-    so the body is read here first, with the same limits for both encodings.
-    """
-    body = request.get_data(cache=True)  # Flask has already applied MAX_CONTENT_LENGTH
-    mimetype = request.mimetype
-    fields: dict[str, list[str]] = {}
-    files: list[dict[str, Any]] = []
-
-    def add(name: str, value: str) -> None:
-        _name_ok(name)
-        if sum(map(len, fields.values())) + len(files) >= max_fields:
-            raise Refusal(413, f"more than {max_fields} form fields")
-        fields.setdefault(name, []).append(value)
-
-    if mimetype == "application/x-www-form-urlencoded":
-        if not body.isascii():
-            raise Refusal(400, "the form body holds raw non-ASCII bytes: it must be "
-                          "URL-encoded UTF-8")
-        if body.count(b"&") + 1 > max_fields:
-            raise Refusal(413, f"more than {max_fields} form fields")
-        try:
-            pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True,
-                              errors="strict", max_num_fields=max_fields)
-        except UnicodeDecodeError:
-            raise Refusal(400, "a form field is not valid UTF-8 text") from None
-        except ValueError:
-            raise Refusal(413, f"more than {max_fields} form fields") from None
-        for name, value in pairs:
-            if len(value.encode("utf-8", "surrogatepass")) > max_field_bytes:
-                raise Refusal(413, f"more than {max_field_bytes} bytes", name)
-            add(name, value)
-    elif mimetype == "multipart/form-data":
-        boundary = request.mimetype_params.get("boundary", "")
-        if not boundary:
-            raise Refusal(400, "multipart/form-data without a boundary")
-        decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_field_bytes,
-                                   max_parts=max_fields)
-        for part, data in _parts(decoder, body):
-            name = part.name  # part headers are decoded as strict UTF-8 (else malformed)
-            if isinstance(part, File):
-                _name_ok(name)
-                if part.filename or data:
-                    files.append({"filename": part.filename or "attachment",
-                                  "content": data,
-                                  "media_type": part.headers.get("Content-Type", "")})
-                if len(files) + sum(map(len, fields.values())) > max_fields:
-                    raise Refusal(413, f"more than {max_fields} form fields")
-            else:
-                if len(data) > max_field_bytes:
-                    raise Refusal(413, f"more than {max_field_bytes} bytes", name)
-                add(name, _utf8(data, name))
-    else:
-        raise Refusal(415, "send the form as application/x-www-form-urlencoded or "
-                      "multipart/form-data")
-    return fields, files
-
-
-def _parts(decoder: MultipartDecoder, body: bytes) -> Iterator[tuple[Field | File, bytes]]:
-    """Each part and its bytes; the body fed in slices, as a socket would."""
-    current: Field | File | None = None
-    chunks: list[bytes] = []
-    pos, ended = 0, False
-    try:
-        while True:
-            event = decoder.next_event()
-            if isinstance(event, Epilogue):
-                return
-            if isinstance(event, NeedData):
-                if pos < len(body):
-                    decoder.receive_data(body[pos:pos + 16384])
-                    pos += 16384
-                elif not ended:
-                    decoder.receive_data(None)
-                    ended = True
-                else:
-                    raise Refusal(400, "the multipart body ends early")
-                continue
-            if isinstance(event, Field | File):
-                current, chunks = event, []
-            elif isinstance(event, Data) and current is not None:
-                chunks.append(event.data)
-                if not event.more_data:
-                    yield current, b"".join(chunks)
-                    current = None
-    except RequestEntityTooLarge:
-        raise Refusal(413, f"more than {MAX_FIELDS} form fields or a field over "
-                      f"{MAX_FIELD_BYTES} bytes") from None
-    except UnicodeDecodeError:
-        raise Refusal(400, "a multipart header is not valid UTF-8 text") from None
-    except ValueError:
-        raise Refusal(400, "the multipart body is malformed") from None
-
-
-def read_json(max_fields: int = MAX_FIELDS) -> dict[str, Any]:
-    """The posted JSON object, or :class:`Refusal`."""
-    if request.mimetype != "application/json":
-        raise Refusal(415, "send Content-Type: application/json")
-    text = _utf8(request.get_data(cache=False), "the body")
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
-    except RecursionError:
-        raise Refusal(400, "the JSON body is nested too deeply") from None
-    except ValueError as exc:
-        raise Refusal(400, f"the body is not valid JSON: {str(exc)[:120]}") from None
-    if not isinstance(data, dict):
-        raise Refusal(400, "the body must be a JSON object")
-    if len(data) > max_fields:
-        raise Refusal(413, f"more than {max_fields} fields")
-    for name in data:
-        _name_ok(name)
-    return data
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"field {key[:60]!r} given twice")
-        out[key] = value
-    return out
 
 
 # -- the app --------------------------------------------------------------------------------
