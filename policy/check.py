@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tdmguard.policy import state as st
 from tdmguard.policy.config import ProviderConfig
+from tdmguard.policy.differences import differences
 from tdmguard.policy.disclosure import PAGE_FILE
 
 
@@ -34,7 +35,7 @@ def check_policy(current: dict[str, object], path: str) -> list[str]:
     found = st.extract(text)
     if not found or not isinstance(found.get("facts"), dict):
         return [f"{path}: carries no tdmguard state (render it with tdmguard policy render)"]
-    return [f"{path}: {line}" for line in st.differences(found["facts"], current)]
+    return [f"{path}: {line}" for line in differences(found["facts"], current)]
 
 
 def check_published(current: dict[str, object], directory: str) -> list[str]:
@@ -49,7 +50,7 @@ def check_published(current: dict[str, object], directory: str) -> list[str]:
     if not isinstance(published, dict):
         return [f"{where / PAGE_FILE}: carries no tdmguard state"]
     return [f"{where / PAGE_FILE}: {line}"
-            for line in st.differences(published, st.disclosure_facts(dict(current)))]
+            for line in differences(published, st.disclosure_facts(dict(current)))]
 
 
 def check(cfg: ProviderConfig, published: str | None = None,

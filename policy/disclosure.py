@@ -34,6 +34,7 @@ from markupsafe import Markup
 
 from tdmguard.policy import state as st
 from tdmguard.policy.config import ConfigError, ProviderConfig, effective
+from tdmguard.policy.differences import differences
 from tdmguard.policy.render import render_template, robots_example, statements
 
 STATE_FILE = "disclosure-state.json"
@@ -175,7 +176,7 @@ def publish(cfg: ProviderConfig, directory: str, *, when: str | None = None,
         feed = saved.get("feed") or {}
         if not isinstance(feed.get("entries"), list) or not feed.get("id"):
             raise ConfigError(f"{out / STATE_FILE}: no feed in the published state")
-        changes = st.differences(saved.get("state") or {}, new)
+        changes = differences(saved.get("state") or {}, new)
         stamp = _stamp(st.issue_time(cfg, when)) if changes else ""
     if changes:
         entries = feed["entries"]

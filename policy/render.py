@@ -50,6 +50,7 @@ from tdmguard.middlewares import describe
 from tdmguard.middlewares.vocab import SEARCH
 from tdmguard.policy import state as st
 from tdmguard.policy.config import ConfigError, ProviderConfig, history_path
+from tdmguard.policy.differences import differences
 
 FORMATS = ("md", "html")
 TEMPLATES = Path(__file__).parent / "data" / "templates"
@@ -395,7 +396,7 @@ def issue(cfg: ProviderConfig, facts: dict[str, Any], history_file: str | None =
             warnings.append(f"the policy changed but is dated {day} like version "
                             f"{previous['version']}: set policy.effective_date (or --date) "
                             "to the day the change takes effect")
-        changes = st.differences(last or {}, facts)
+        changes = differences(last or {}, facts)
     else:
         changes = ["First version."]
     versions.append({"version": len(versions) + 1, "date": day, "changes": changes})
