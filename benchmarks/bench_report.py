@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
-from tdmguard.crawler.evidence import summary  # noqa: E402
+from tdmguard.policy.training_summary import summary  # noqa: E402
 from tdmguard.crawler.report import write_report  # noqa: E402
 from tdmguard.middlewares.ledger import Ledger, open_existing  # noqa: E402
 from tdmguard.middlewares.snapshots import Snapshot  # noqa: E402

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from tdmguard.crawler.clitools import fail
-from tdmguard.crawler.output import escape_text
+from tdmguard.middlewares.escape import escape_text
 
 
 def config_option(f: Callable[..., Any]) -> Callable[..., Any]:

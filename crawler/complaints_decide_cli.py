@@ -25,7 +25,7 @@ from tdmguard.crawler.complaints_common import (
     send_acknowledgement,
     why_option,
 )
-from tdmguard.crawler.output import escape_text
+from tdmguard.middlewares.escape import escape_text
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

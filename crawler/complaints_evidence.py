@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tdmguard.crawler.output import escape_text
+from tdmguard.middlewares.escape import escape_text
 
 
 def domain_ids(db: Any, domain: str) -> list[int]:
@@ -67,7 +67,7 @@ def ledger_evidence(ledgers: list[tuple[str, Any]], urls: list[str],
 
 def show_document(rec: dict[str, Any], md: bool) -> str:
     """A complaint as plain text or Markdown; what complainants wrote is escaped."""
-    from tdmguard.crawler.output import escape_md
+    from tdmguard.middlewares.escape import escape_md
 
     e = escape_md if md else escape_text
     h1, h2, item = ("# ", "\n## ", "- ") if md else ("", "\n", "  ")

@@ -28,7 +28,8 @@ from tdmguard.crawler.complaints_common import (
     parse_now,
 )
 from tdmguard.crawler.complaints_evidence import domain_ids, ledger_evidence, show_document
-from tdmguard.crawler.output import emit, escape_text, output_options, render
+from tdmguard.crawler.output import emit, output_options, render
+from tdmguard.middlewares.escape import escape_text
 
 
 @click.command("list", context_settings=CONTEXT_SETTINGS)

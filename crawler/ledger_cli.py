@@ -23,7 +23,8 @@ from tdmguard.crawler.clitools import (
     open_ledgers,
     write_bundle,
 )
-from tdmguard.crawler.output import emit, escape_md, escape_text, output_options, render
+from tdmguard.crawler.output import emit, output_options, render
+from tdmguard.middlewares.escape import escape_md, escape_text
 
 #: Columns of an evidence record in csv and md output (nested ones JSON-encoded).
 EVIDENCE_COLUMNS = ("ledger", "id", "at", "allowed", "stage", "status", "reasons",
@@ -207,7 +208,7 @@ def summary(dbs: tuple[str, ...], fmt: str, sme: bool) -> None:
         tdmguard summary --db ledger.db --format md
         tdmguard summary --db ledgers/ --format csv
     """
-    from tdmguard.crawler.evidence import summary as make_summary
+    from tdmguard.policy.training_summary import summary as make_summary
 
     s = make_summary([db for _, db in open_ledgers(dbs)], sme=sme)
     if fmt == "json":

@@ -25,19 +25,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
 
 import click
 
+from tdmguard.middlewares.escape import (
+    escape_md,
+    escape_text,
+)
+
 FORMATS = ("table", "json", "jsonl", "csv", "md")
 
-#: Characters a terminal or a Markdown renderer would act on, not show.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-#: Markdown punctuation that could start markup inside a table cell.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
 
 
 @overload
@@ -64,37 +63,6 @@ def output_options(f: Callable[..., Any] | None = None, *, default: str = "table
             "CSV or a Markdown table.")(func)
 
     return decorate(f) if f is not None else decorate
-
-
-def escape_text(value: Any) -> str:
-    """``value`` as one line of text with every control character made visible."""
-    return _CONTROL.sub(_visible, str(value))
-
-
-def escape_lines(text: str) -> list[str]:
-    """A multi-line document (a robots.txt body) as lines, each escaped."""
-    return [escape_text(line) for line in text.splitlines()]
-
-
-def _visible(m: re.Match[str]) -> str:
-    c = m.group(0)
-    if c in _NAMED:
-        return _NAMED[c]
-    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-
-
-def escape_md(value: Any) -> str:
-    """``value`` as inline Markdown that renders as exactly its text."""
-    text = _MD_SPECIAL.sub(r"\\\1", str(value))
-    text = text.replace("\r\n", "\n").replace("\n", "<br>")
-    # a visible escape's own backslash must survive Markdown: write it as \\
-    return _CONTROL.sub(lambda m: "\\" + _visible(m), text)
-
-
-def fence(body: str) -> str:
-    """A Markdown code fence longer than any backtick run in ``body``."""
-    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
-    return "`" * max(3, longest + 1)
 
 
 def cell(value: Any) -> str:

@@ -28,7 +28,7 @@ from tdmguard.crawler.clitools import (
     fail,
     open_ledgers,
 )
-from tdmguard.crawler.output import escape_text
+from tdmguard.middlewares.escape import escape_text
 from tdmguard.policy.config import ConfigError, ProviderConfig, load
 
 

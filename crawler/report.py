@@ -48,8 +48,8 @@ import jinja2
 from markupsafe import Markup
 
 from tdmguard.crawler import report_svg
-from tdmguard.crawler.output import escape_text
 from tdmguard.middlewares import describe
+from tdmguard.middlewares.escape import escape_text
 from tdmguard.middlewares.vocab import BLOCKING_VERDICTS
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"

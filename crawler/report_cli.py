@@ -9,7 +9,7 @@ import sys
 import click
 
 from tdmguard.crawler.clitools import CONTEXT_SETTINGS, fail, ledgers_option, open_ledgers
-from tdmguard.crawler.output import escape_text
+from tdmguard.middlewares.escape import escape_text
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

@@ -45,12 +45,13 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from tdmguard.crawler.output import escape_md
 from tdmguard.middlewares import describe
+from tdmguard.middlewares.escape import escape_md
 from tdmguard.middlewares.vocab import SEARCH
 from tdmguard.policy import state as st
 from tdmguard.policy.config import ConfigError, ProviderConfig, history_path
 from tdmguard.policy.differences import differences
+from tdmguard.policy.training_summary import summary
 
 FORMATS = ("md", "html")
 TEMPLATES = Path(__file__).parent / "data" / "templates"
@@ -71,7 +72,7 @@ _MD_LINE_START = re.compile(r"([#+=-])|(\d+)([.)])")
 
 def _md_finalize(value: Any) -> Any:
     """A value as Markdown text that renders as exactly itself: the inline
-    punctuation escaped (:func:`~tdmguard.crawler.output.escape_md`), plus
+    punctuation escaped (:func:`~tdmguard.middlewares.escape.escape_md`), plus
     strike-through tildes and what would start a heading or a list item."""
     if value is None:
         return ""
@@ -313,8 +314,6 @@ def ledger_answers(cfg: ProviderConfig, facts: dict[str, Any],
     """What the crawls recorded in *ledgers* (``(name, db)`` pairs) say for the
     training-content template: per crawler its period and counts, the most
     relevant domains, the protocols every crawl honoured."""
-    from tdmguard.crawler.evidence import summary
-
     dbs = [db for _name, db in ledgers]
     s = summary(dbs, sme=cfg.organisation.sme)
     known = {t.lower(): c["name"] for c in facts["crawlers"] for t in c["tokens"]}

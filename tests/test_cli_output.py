@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from tdmguard.crawler.cli import cli
-from tdmguard.crawler.output import FORMATS, escape_md, render
+from tdmguard.crawler.output import FORMATS, render
+from tdmguard.middlewares.escape import escape_md
 from tdmguard.middlewares.ledger import Ledger
 from tdmguard.middlewares.snapshots import Snapshot
 from tdmguard.middlewares.vocab import Decision, Reason

@@ -374,7 +374,7 @@ def test_a_close_that_cannot_write_says_how_many_rows_were_not_written(tmp_path,
 
 
 def test_summary_names_each_rsl_route_only_when_its_switches_were_on():
-    from tdmguard.crawler.evidence import honoured_protocols
+    from tdmguard.policy.training_summary import honoured_protocols
 
     names = honoured_protocols([{"TDMGUARD_RESPONSE_SIGNALS_ENABLED": False}])
     assert any(n.startswith("RSL 1.0") and "named by robots.txt" in n for n in names)

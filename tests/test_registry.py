@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from tdmguard.crawler.evidence import summary
 from tdmguard.crawler.fixtureweb import FixtureWeb
 from tdmguard.crawler.samplesignals import (
     DATA,
@@ -26,6 +25,7 @@ from tdmguard.crawler.samplesignals import (
 )
 from tdmguard.middlewares import describe, registry
 from tdmguard.middlewares.settings import DEFAULTS
+from tdmguard.policy.training_summary import summary
 
 from .conftest import ROOT, by_url, check_json
 
