@@ -83,6 +83,18 @@ def test_rfc9309_and_google_matching(body, url, tokens, expected):
     assert allowed(body, url, *tokens) is expected
 
 
+@pytest.mark.parametrize("prefix", [b"\xef\xbb", b"\xef"])
+def test_a_cut_off_utf8_bom_is_skipped(prefix: bytes) -> None:
+    # Google's robots_test.cc ID_UTF8ByteOrderMarkIsSkipped: a partial BOM is
+    # skipped. Read as UTF-8 it made the User-agent line noise, its Disallow
+    # fell outside any group and was ignored: the page was allowed (fail open).
+    body = prefix + b"User-Agent: foo\nDisallow: /AnyValue\n"
+    assert robots.parse(body).match("http://x/AnyValue", ["foo"]).allowed is False
+    # A BOM broken in its middle octet is not a BOM; Google loses the line too.
+    broken = b"\xef\x11\xbfUser-Agent: foo\nDisallow: /AnyValue\n"
+    assert robots.parse(broken).match("http://x/AnyValue", ["foo"]).allowed is True
+
+
 def test_decisive_rule_and_group_are_named():
     parsed = robots.parse("User-agent: *\nAllow: /x/\nDisallow: /x/secret\n")
     match = parsed.match("/x/secret/1", ["FooBot"])

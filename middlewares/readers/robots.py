@@ -263,6 +263,11 @@ def decode(content: bytes) -> str:
     for bom, codec in _BOMS:
         if content.startswith(bom):
             return content[len(bom):].decode(codec, "replace")
+    if content[:2] == b"\xef\xbb" or (content[:1] == b"\xef" and content[1:2].isascii()):
+        # A cut-off UTF-8 BOM would turn the first line (a User-agent line,
+        # typically) into U+FFFD noise and leave its rules outside any group:
+        # ignored, failing open. Skipped, as Google's parser does.
+        content = content[2:] if content[1:2] == b"\xbb" else content[1:]
     sample = content[:1024]
     if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
         even, odd = sample[0::2].count(0), sample[1::2].count(0)
