@@ -40,7 +40,9 @@ Not ported (Google-internal APIs with no equivalent here):
   unknown directives, last line number, Sitemap value). Our parser has no
   per-line callback, and its ``lines``/``invalid_lines`` counters are defined
   differently (a trailing newline counts as a line; Sitemap is a global, not a
-  directive), so the numbers would test a different contract.
+  directive), so the numbers would test a different contract. What the BOM
+  test is about, a cut-off BOM skipped so the first group survives, is asserted
+  in tests/test_parser_robots.py (``test_a_cut_off_utf8_bom_is_skipped``).
 - ``TestGetPathParamsQuery`` (Google's URL-to-path helper; ours,
   ``quote_path``, also percent-encodes, so its outputs differ by design) and
   ``TestMaybeEscapePattern`` (Google's pattern escaper): internal helpers,
