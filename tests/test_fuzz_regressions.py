@@ -219,6 +219,32 @@ def test_a_native_c2pa_reader_that_dies_is_an_error_and_is_replaced() -> None:
     assert state == "Valid" and not error
 
 
+MANY_FDS = """
+import os, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+from tdmguard.middlewares.readers import _native, c2pa_manifest
+store, state, error = c2pa_manifest.read_manifest_store(open(sys.argv[1], "rb").read(), "image/png")
+print(_native._worker.proc.stdout.fileno(), state, error)
+"""
+
+
+@pytest.mark.skipif(not c2pa_manifest.library_available(), reason="needs c2pa-python")
+def test_the_native_c2pa_read_works_past_1024_descriptors() -> None:
+    # A busy crawler holds more than 1024 sockets; select() cannot wait on a
+    # descriptor past FD_SETSIZE (ValueError), so the child is polled.
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1200:
+        pytest.skip("the hard descriptor limit is under 1200")
+    proc = subprocess.run([sys.executable, "-c", MANY_FDS, str(GOOD_PNG)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fd, state = proc.stdout.split()[:2]
+    assert int(fd) > 1024 and state == "Valid", proc.stdout
+
+
 # -- tdmguard.toml (fuzz config, 2026-12-06) ------------------------------------------------
 
 

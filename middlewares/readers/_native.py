@@ -82,9 +82,11 @@ class _Worker:
             raise NativeReadError(
                 self._death(f"could not be sent the asset ({exc})")) from exc
         fd, answer = self.proc.stdout.fileno(), bytearray()
+        poller = select.poll()  # not select(): a crawler's descriptors pass 1024
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while not answer.endswith(b"\n"):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not poller.poll(left * 1000):
                 self.kill()
                 raise NativeReadError(f"took longer than its {timeout:g} s bound")
             chunk = os.read(fd, 65536)
@@ -95,9 +97,12 @@ class _Worker:
                 self.kill()
                 raise NativeReadError("answered more than 64 MiB")
         self.stderr_tail()  # drain, so a chatty library never fills the pipe
-        result = json.loads(answer)
+        try:
+            result = json.loads(answer)
+        except ValueError:
+            result = None
         if not isinstance(result, dict):
-            raise NativeReadError("answered something other than an object")
+            raise NativeReadError("answered something other than a JSON object")
         return result
 
     def _death(self, what: str) -> str:
@@ -166,7 +171,10 @@ def read_store(
         worker = _worker
         try:
             result = worker.ask(mime, data, time_limit)
-        except NativeReadError:
+        except BaseException:
+            # Whatever broke the exchange (a bound, a death, a garbled answer,
+            # KeyboardInterrupt), the child may still owe an answer: never
+            # reuse it, or the next read would get this one's.
             if _worker is worker:
                 worker.kill()
                 _worker = None
