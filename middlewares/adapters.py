@@ -92,6 +92,8 @@ class ResponseContext:
     #: True when a signal header or meta some reader reads is present.
     signals: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    #: ``TDMGUARD_NOAI_EXTRA_DIRECTIVES``: directive -> purposes it reserves.
+    noai_extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _asset_reasons: list[Reason] | None = None
 
     @property
@@ -205,7 +207,7 @@ def noai_response(ctx: ResponseContext) -> list[Reason]:
     if not ctx.signals:
         return []
     return noai.noai_reasons(ctx.headers, ctx.head, ctx.tokens, ctx.content_type,
-                             ctx.purpose, ctx.mode)
+                             ctx.purpose, ctx.mode, ctx.noai_extra or None)
 
 
 def _has_link(headers: Any) -> bool:

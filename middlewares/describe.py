@@ -76,6 +76,15 @@ def switched_off(crawls: list[Settings]) -> list[str]:
     return out
 
 
+def extra_noai_directives(settings: Settings) -> list[str]:
+    """``TDMGUARD_NOAI_EXTRA_DIRECTIVES`` as recorded (a list or a
+    comma-separated string), lower-cased."""
+    name = "TDMGUARD_NOAI_EXTRA_DIRECTIVES"
+    value = (settings(name, False) if callable(settings) else settings.get(name)) or []
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(v).strip().lower() for v in items if str(v).strip()]
+
+
 def behaviour(tokens: list[str], crawls: list[tuple[str, Settings]]) -> str:
     """The crawler-behaviour text of the public summary, generated from each
     crawl's mode and recorded settings: what was honoured in which mode, what
@@ -111,6 +120,10 @@ def behaviour(tokens: list[str], crawls: list[tuple[str, Settings]]) -> str:
                        if before else "")
                     + (f"; {', '.join(after)} drop a downloaded page before any use"
                        if after else "") + ".")
+        extra = extra_noai_directives(settings)
+        if extra and any(p.switch == "TDMGUARD_NOAI_ENABLED" for p in on):
+            text.append(f"It also reads the robots directive(s) {', '.join(extra)} as a "
+                        "reservation (TDMGUARD_NOAI_EXTRA_DIRECTIVES).")
         closed = [p.fails_closed for p in on if p.fails_closed and mode in p.fails_closed_in]
         if closed:
             text.append("Fails closed (refuses) when: " + "; ".join(closed) + ".")

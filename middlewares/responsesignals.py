@@ -64,6 +64,11 @@ class ResponseSignals:
         self.config = Config.from_settings(s)
         self.matching = s.get("TDMGUARD_TDMREP_MATCHING", "first")
         self.rsl_held = tuple(s.getlist("TDMGUARD_RSL_LICENSES"))
+        # Directives the operator reads as a reservation of what this crawl
+        # does (datadiligence's respect_noindex, Bing's noarchive).
+        self.noai_extra: dict[str, tuple[str, ...]] = {
+            d.strip().lower(): (self.config.purpose,)
+            for d in s.getlist("TDMGUARD_NOAI_EXTRA_DIRECTIVES") if d.strip()}
         #: The response-level protocols switched on, from the registry.
         self.protocols = registry.evaluators(s.getbool, RESPONSE)
         names = {p.name for p, _ in self.protocols}
@@ -88,7 +93,7 @@ class ResponseSignals:
             head is not None and any(m.key in self.metas for m in head.metas))
         ctx = ResponseContext(url, headers, c.tokens, c.purpose, c.mode, ctype,
                               self.matching, self.rsl_held, head, asset, signals,
-                              request.meta)
+                              request.meta, self.noai_extra)
         reasons: list[Reason] = []
         if head is not None and head.truncated:
             # A meta tag past the scanned part (after many others) would be missed.

@@ -125,6 +125,14 @@ def _text_list(value: Any) -> list[str]:
     raise _Reject
 
 
+def _directives(value: Any) -> list[str]:
+    """Robots directive names, lower-cased: letters, digits, ``-`` and ``_``."""
+    items = [item.lower() for item in _text_list(value)]
+    if not all(re.fullmatch(r"[a-z0-9_-]+", item) for item in items):
+        raise _Reject
+    return items
+
+
 def _patterns(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -207,6 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
             _text_list),
     _switch("TDMGUARD_RESPONSE_SIGNALS_ENABLED"),
     _switch("TDMGUARD_NOAI_ENABLED"),
+    Setting("TDMGUARD_NOAI_EXTRA_DIRECTIVES", [],
+            "robots directive names (noindex, noarchive...): a list or comma-separated",
+            _directives),
     _switch("TDMGUARD_ASSETS_ENABLED"),
     _switch("TDMGUARD_IPTC_ENABLED"),
     _switch("TDMGUARD_C2PA_ENABLED"),

@@ -56,6 +56,27 @@ def test_location_level_reservation_never_requests_the_page(web, path, body, pro
     assert PAGE not in web.requested()
 
 
+def test_extra_noai_directives_are_read_as_reservations_only_when_asked(web):
+    # noai convention N5: noindex says nothing about training, so a page
+    # marked only noindex is fetched; an operator who reads it as an opt-out
+    # (datadiligence's respect_noindex) names it in
+    # TDMGUARD_NOAI_EXTRA_DIRECTIVES, in the X-Robots-Tag header and in meta.
+    meta = '<html><head><meta name="robots" content="NoArchive"></head><body>x</body></html>'
+    web.add("http://s.example/robots.txt", "User-agent: *\nAllow: /\n")
+    web.add(PAGE, "<html><body>x</body></html>", headers={"X-Robots-Tag": "noindex"})
+    web.add("http://s.example/meta", meta)
+    urls = [PAGE, "http://s.example/meta"]
+    rows = by_url(check_json(web, urls, "--user-agent", "TestBot"))
+    assert all(rows[u]["allowed"] for u in urls), rows
+    rows = by_url(check_json(web, urls, "--user-agent", "TestBot", "-s",
+                             "TDMGUARD_NOAI_EXTRA_DIRECTIVES=noindex,noarchive"))
+    for url, directive in ((PAGE, "noindex"), ("http://s.example/meta", "noarchive")):
+        final = rows[url]
+        assert final["allowed"] is False and final["stage"] == "dropped", final
+        assert any(r["protocol"] == "noai" and r["verdict"] == "reserved"
+                   and directive in r["rule"].lower() for r in final["reasons"]), final
+
+
 def test_tdmrep_5xx_fails_closed_in_strict_and_is_unset_in_rfc(web):
     web.add("http://s.example/.well-known/tdmrep.json", "oops", status=503)
     _pages(web, PAGE)

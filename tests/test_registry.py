@@ -169,3 +169,17 @@ def test_switching_a_protocol_off_changes_check_and_summary(web, tmp_path, every
     if protocol.name == "robots.txt":
         assert "Reads robots.txt before any other request" in on_text
         assert "Does not read robots.txt" in off_text
+
+
+def test_the_crawler_behaviour_names_extra_noai_directives() -> None:
+    from tdmguard.middlewares import describe
+
+    plain = describe.behaviour(["Bot"], [("strict", {})])
+    assert "TDMGUARD_NOAI_EXTRA_DIRECTIVES" not in plain
+    for recorded in ("noindex, NoArchive", ["noindex", "noarchive"]):
+        text = describe.behaviour(["Bot"], [("strict", {
+            "TDMGUARD_NOAI_EXTRA_DIRECTIVES": recorded})])
+        assert "robots directive(s) noindex, noarchive as a reservation" in text
+    off = describe.behaviour(["Bot"], [("strict", {"TDMGUARD_NOAI_EXTRA_DIRECTIVES": "noindex",
+                                                   "TDMGUARD_NOAI_ENABLED": False})])
+    assert "noindex" not in off

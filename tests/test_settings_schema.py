@@ -33,6 +33,7 @@ def test_doctests() -> None:
     ("TDMGUARD_RSL_LICENSES", [], []),
     ("TDMGUARD_USER_AGENT", "ExampleBot, Other-Bot", ["ExampleBot", "Other-Bot"]),
     ("TDMGUARD_LOGIN_WALL_PATTERNS", "login,/sso/", ["login", "/sso/"]),
+    ("TDMGUARD_NOAI_EXTRA_DIRECTIVES", "noindex, NoArchive", ["noindex", "noarchive"]),
 ])
 def test_values_a_user_may_write_parse_to_their_type(name, value, expected) -> None:
     assert parse_value(name, value) == expected
@@ -55,6 +56,7 @@ def test_values_a_user_may_write_parse_to_their_type(name, value, expected) -> N
     ("TDMGUARD_USER_AGENT", "Example Bot/1.0", "RFC 9309 product token"),
     ("TDMGUARD_LOGIN_WALL_PATTERNS", "([", "regular expressions"),
     ("TDMGUARD_TDMREP_MATCHING", "shortest", "first or longest"),
+    ("TDMGUARD_NOAI_EXTRA_DIRECTIVES", "no index", "robots directive names"),
 ])
 def test_a_bad_value_is_one_line_naming_setting_value_and_what_is_accepted(
         name, value, accepts) -> None:
