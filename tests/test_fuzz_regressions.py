@@ -50,6 +50,32 @@ def test_rsl_licence_declaring_an_unknown_encoding_is_unreadable() -> None:
     assert verdict(reasons) == UNREADABLE
 
 
+def test_an_rsl_content_url_with_a_bracket_in_its_host_is_an_unreadable_licence() -> None:
+    # fuzz rsl, 2026-12-06 15:04 (crash-59add013): <content url="https://smple[">
+    # in an inline licence made urlsplit raise "Invalid IPv6 URL", reported by
+    # the parse safety net as "not readable XML". The XML was readable; the
+    # licence is unreadable because one of its <content> elements cannot be
+    # placed (and it might be the one that prohibits): fail closed, saying why.
+    body = (b'<rsl xmlns="https://rslstandard.org/rsl"><content url="http://[bad/">'
+            b'<license><permits type="usage">all</permits></license></content></rsl>')
+    doc = rsl.RslDocument.parse(body, 200, f"{SITE}/l.xml")
+    assert doc.state == "error" and "is not a URL (Invalid IPv6 URL)" in doc.error
+    assert "not readable XML" not in doc.error
+    assert verdict(assert_reasons(doc.evaluate(f"{SITE}/a"))) == UNREADABLE
+
+
+def test_an_rsl_licence_evaluated_for_an_unsplittable_url_still_applies() -> None:
+    # Found beside the one above: a page URL urlsplit rejects reached the
+    # evaluate safety net. The content's origin cannot be compared, so the
+    # path decides, and the prohibition holds.
+    body = (b'<rsl xmlns="https://rslstandard.org/rsl"><content url="http://x.example/">'
+            b'<license><prohibits type="usage">ai-train</prohibits></license></content></rsl>')
+    doc = rsl.RslDocument.parse(body, 200, f"{SITE}/l.xml")
+    reasons = assert_reasons(doc.evaluate("http://[x.example/a"))
+    assert verdict(reasons) == RESERVED
+    assert not any("internal error" in r.detail for r in reasons)
+
+
 # -- robots.txt in other encodings (fault matrix, 2026-12-06) ---------------------------
 
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"

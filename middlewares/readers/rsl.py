@@ -221,10 +221,17 @@ class RslContent:
 
     def matches(self, url: str, path: str) -> bool:
         if self.origin is not None:
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+            except ValueError:  # no origin to compare: the content may cover it
+                return bool(self.pattern.match(path))
             if (parts.scheme.lower(), parts.netloc.lower()) != self.origin:
                 return False
         return bool(self.pattern.match(path))
+
+
+class _Invalid(ValueError):
+    """Well-formed XML that cannot be applied as a licence; the message says why."""
 
 
 @dataclass(slots=True)
@@ -244,6 +251,9 @@ class RslDocument:
         doc = cls(url=str(url or ""), status=status)
         try:
             doc._read(body, status)
+        except _Invalid as exc:  # well-formed XML, but not a licence we can apply
+            doc.state, doc.error = "error", str(exc)
+            doc.contents = []
         except Exception as exc:  # defusedxml refusals, parser errors, odd input
             doc.state, doc.error = "error", f"not readable XML ({xml_error(exc)})"
             doc.contents = []
@@ -371,7 +381,12 @@ def _content(index: int, element: Any) -> RslContent | None:
     origin = None
     path = url
     if url.lower().startswith(("http://", "https://")):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL": a bracket in the host
+            # A <content> we cannot place might be the one that prohibits:
+            # the whole licence is unreadable, as for XML we cannot parse.
+            raise _Invalid(f"<content url={clip(url, 80)!r}> is not a URL ({exc})") from None
         origin = (parts.scheme.lower(), parts.netloc.lower())
         path = parts.path or "/"
         if parts.query:
