@@ -36,7 +36,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
-from tdmguard.policy.training_summary import summary  # noqa: E402
 from tdmguard.crawler.report import write_report  # noqa: E402
 from tdmguard.middlewares.ledger import Ledger, open_existing  # noqa: E402
 from tdmguard.middlewares.snapshots import Snapshot  # noqa: E402
@@ -47,6 +46,7 @@ from tdmguard.middlewares.vocab import (  # noqa: E402
     Decision,
     Reason,
 )
+from tdmguard.policy.training_summary import summary  # noqa: E402
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n\nUser-agent: BenchBot\nDisallow: /no-ai/\n"
 START = datetime(2026, 11, 1, tzinfo=UTC)
