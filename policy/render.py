@@ -162,6 +162,12 @@ def render_template(name: str, fmt: str, context: dict[str, Any],
 # -- what each crawler does, in sentences ---------------------------------------------
 
 
+def _extra(protocol: dict[str, Any]) -> str:
+    extra = protocol.get("extra_directives") or []
+    return (f"; also {', '.join(extra)}, read as a reservation "
+            "(TDMGUARD_NOAI_EXTRA_DIRECTIVES)") if extra else ""
+
+
 def statements(c: dict[str, Any]) -> dict[str, str]:
     """Sentences about one crawler, each derived from its facts; the keys are
     what the training-content template's evaluators look for."""
@@ -188,8 +194,8 @@ def statements(c: dict[str, Any]) -> dict[str, str]:
     others = [p for p in c["protocols"] if p["kind"] == "opt-out" and p["name"] != "robots.txt"]
     if others:
         out["protocols"] = (f"In {c['mode']} mode ({c['mode_text']}) it also honours "
-                            + "; ".join(f"{p['title']} ({', '.join(r['what'] for r in p['reads'])})"
-                                        for p in others) + ".")
+                            + "; ".join(f"{p['title']} ({', '.join(r['what'] for r in p['reads'])}"
+                                        + _extra(p) + ")" for p in others) + ".")
     else:
         out["protocols"] = "It honours no machine-readable protocol besides robots.txt."
     closed = [p["fails_closed"] for p in c["protocols"] if p["fails_closed"]]

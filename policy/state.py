@@ -66,7 +66,7 @@ def _blocklists(paths: list[str], shipped: bool, where: str) -> list[dict[str, A
 def _protocol(p: registry.Protocol, settings: dict[str, Any], mode: str) -> dict[str, Any]:
     reads = registry.active_reads(p, settings)
     closed = p.fails_closed if p.fails_closed and mode in p.fails_closed_in else ""
-    return {
+    out = {
         "name": p.name, "title": p.title, "kind": p.kind, "switch": p.switch,
         "reads": [{"stage": r.stage, "what": r.what,
                    "decides": "before the page is requested" if r.stage in (REQUEST, LOCATION)
@@ -75,6 +75,10 @@ def _protocol(p: registry.Protocol, settings: dict[str, Any], mode: str) -> dict
         "fails_closed": closed,
         "purposes": list(p.purposes),
     }
+    extra = describe.extra_noai_directives(settings) if p.name == "noai" else []
+    if extra:  # only when set, so the state of every other configuration is unchanged
+        out["extra_directives"] = extra
+    return out
 
 
 def signing_keys(cfg: ProviderConfig, settings: dict[str, Any]) -> list[dict[str, str]]:

@@ -362,6 +362,22 @@ def test_other_drifts_are_named(tmp_path):
     assert "complaints are decided within 20 days (was 30)" in out
 
 
+def test_extra_noai_directives_are_stated_and_their_change_is_drift(tmp_path):
+    path = config_in(tmp_path)
+    doc = tmp_path / "p.md"
+    assert invoke("policy", "render", "--config", str(path), "--output", str(doc)).exit_code == 0
+    assert "TDMGUARD_NOAI_EXTRA_DIRECTIVES" not in doc.read_text()
+    set_setting(path, 'TDMGUARD_NOAI_EXTRA_DIRECTIVES = ["noindex"]')
+    result = invoke("policy", "check", "--config", str(path), "--policy", str(doc))
+    assert result.exit_code == 1
+    assert 'crawler DemoBot: noai.extra_directives added: ["noindex"]' in result.stdout
+    again = tmp_path / "q.md"
+    assert invoke("policy", "render", "--config", str(path), "--output",
+                  str(again)).exit_code == 0
+    assert ("(also noindex, read as a reservation: TDMGUARD_NOAI_EXTRA_DIRECTIVES)"
+            in again.read_text())
+
+
 def test_template_answers_from_ledgers(tmp_path):
     path = config_in(tmp_path)
     db = tmp_path / "ledger.db"
