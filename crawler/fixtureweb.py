@@ -17,6 +17,7 @@ Hostile servers, at the socket level (all off by default)::
     web.add(url, body, chunked=True, cut_at=20)    # chunked, RST in the middle of a chunk
     web.add(url, body, trickle=10)                 # 10 bytes per second
     web.add(url, body, hang=30)                    # headers, then 30 s of silence
+    web.add(url, raw=b"SSH-2.0-OpenSSH_9.6\r\n")     # these bytes as the answer, then close
     web.add(url, body, then=[Resource(503), Resource(200, body)])  # 200, 503, 200
     web.add(url, gzip_bomb, headers={"Content-Encoding": "gzip"}, chunked=True)
 
@@ -75,6 +76,10 @@ class Resource:
     trickle: float = 0.0
     #: Seconds of silence after the headers, before the body.
     hang: float = 0.0
+    #: Send these bytes as the whole answer (status line and headers
+    #: included), then close: a server that does not speak HTTP, or speaks
+    #: it wrongly (conflicting Content-Length, a bad chunk size).
+    raw: bytes | None = None
     #: Answers to the 2nd, 3rd, ... request of this URL (the last one repeats):
     #: ``then=[Resource(503), Resource(200, body)]`` = 200, then 503, then 200.
     then: list[Resource] = field(default_factory=list)
@@ -236,6 +241,11 @@ class FixtureWeb:
                         res = ([res, *res.then])[min(res.served, len(res.then) + 1) - 1]
                 if res.delay:
                     time.sleep(res.delay)
+                if res.raw is not None:
+                    self.close_connection = True
+                    self.wfile.write(res.raw)
+                    self.wfile.flush()
+                    return
                 if res.drop:
                     self.close_connection = True
                     try:

@@ -31,7 +31,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from tdmguard.middlewares import signals
-from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.exceptions import Refused, error_text
 from tdmguard.middlewares.fetch import truncation
 from tdmguard.middlewares.rsllinks import RslLicences
 from tdmguard.middlewares.settings import Config
@@ -198,7 +198,7 @@ class DecisionMiddleware:
             return
         reasons = request.meta.get(REASONS_META, [])
         self._record(request, reasons, "failed", None, None, None,
-                     error=f"{type(exception).__name__}: {exception}"[:300])
+                     error=error_text(exception))
 
     def record_dropped(self, request: Request, reasons: list[Reason], status: int) -> None:
         """A response a later component (decompression) would not pass on:

@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 
 from tdmguard.middlewares import signals
+from tdmguard.middlewares.exceptions import error_text
 from tdmguard.middlewares.snapshots import Snapshot, utcnow
 from tdmguard.middlewares.vocab import AUX_META
 
@@ -111,7 +112,7 @@ async def fetch_document(crawler: Crawler, url: str, kind: str,
         try:
             response = await crawler.engine.download_async(request)
         except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"[:300]
+            result.error = error_text(exc)
             result.response = None
             return result
         result.response = response
@@ -162,7 +163,7 @@ async def fetch_snapshot(crawler: Crawler, origin: str, url: str, kind: str,
         got = await fetch_document(crawler, url, kind, max_redirects)
     except Exception as exc:  # fail closed through the reader's "no response"
         logger.error("%s fetch of %s failed", kind, url, exc_info=True)
-        got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
+        got = Fetched(url, error=error_text(exc))
     if got.too_many_redirects:
         got.response = None
         got.error = f"more than {max_redirects} consecutive redirects"

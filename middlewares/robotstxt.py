@@ -29,7 +29,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from tdmguard.middlewares import compat
-from tdmguard.middlewares.exceptions import Refused
+from tdmguard.middlewares.exceptions import Refused, error_text
 from tdmguard.middlewares.fetch import Fetched, PerOrigin, emit_snapshot, fetch_document
 from tdmguard.middlewares.robotspolicy import RobotsPolicy
 from tdmguard.middlewares.settings import Config, load_ai_crawlers, require_enabled
@@ -113,7 +113,7 @@ class RobotsTxtMiddleware:
             got = await fetch_document(self.crawler, url, "robots.txt", self.max_redirects)
         except Exception as exc:  # never fail open, whatever broke
             logger.error("robots.txt fetch for %s failed", origin, exc_info=True)
-            got = Fetched(url, error=f"{type(exc).__name__}: {exc}"[:300])
+            got = Fetched(url, error=error_text(exc))
         status = got.status
         if got.error is not None:
             name = "Truncated" if got.truncated else got.error.split(":", 1)[0]

@@ -180,3 +180,62 @@ def test_a_hundred_hop_chain_has_a_decision(web: FixtureWeb) -> None:
     [reason] = [r for r in row["reasons"] if r["verdict"] == "unreadable"]
     assert "more than 5" in reason["detail"]
     assert f"{SITE}/hop/7" not in web.requested()
+
+
+# -- servers that do not speak HTTP, or speak it wrongly --------------------------------
+
+DISALLOW = b"User-agent: *\nDisallow: /\n"
+#: Whole answers sent raw, then the connection closed. Each carries a robots.txt
+#: that disallows everything, so reading it in part (or not framing it as RFC
+#: 9112 says) could only widen access: all must end unreachable or reserved.
+RAW = {
+    # Not HTTP at all (a TLS or SSH port proxied by mistake).
+    "not-http": (b"SSH-2.0-OpenSSH_9.6\r\n", "ParseError"),
+    # RFC 9112 §6.3 (5): differing Content-Length values are invalid framing,
+    # "an unrecoverable error"; reading the first 5 bytes would give "User-".
+    "conflicting-length": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5"
+                           b"\r\nContent-Length: 26\r\n\r\n" + DISALLOW, "conflicting"),
+    "length-list": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5, 26"
+                    b"\r\n\r\n" + DISALLOW, "conflicting"),
+    "negative-length": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: -1"
+                        b"\r\n\r\n" + DISALLOW, "non-decimal"),
+    # RFC 9112 §7.1: a chunk size that is not hex: the body cannot be framed.
+    "bad-chunk-size": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: "
+                       b"chunked\r\n\r\n5\r\nUser-\r\nzz\r\n" + DISALLOW + b"\r\n0\r\n\r\n",
+                       "Chunk-size"),
+    # HTTP/0.9 (a body with no status line): not an HTTP/1.x answer.
+    "http-0.9": (DISALLOW, "status code"),
+    # A status outside every class RFC 9110 §15 defines: not a success.
+    "status-999": (b"HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n", "HTTP 999"),
+}
+
+
+def test_a_robots_txt_server_that_breaks_http_framing_is_unreachable(web: FixtureWeb) -> None:
+    # RFC 9309 §2.3.1.4: unreachable "due to server or network errors" means
+    # complete disallow; each reason names the framing error, not a repr.
+    pages = {}
+    for name, (raw, _why) in RAW.items():
+        host = f"http://{name}.hostile.example"
+        web.add(f"{host}/robots.txt", raw=raw)
+        web.add(f"{host}/page", "<html><body>x</body></html>")
+        pages[name] = f"{host}/page"
+    started = time.monotonic()
+    rows = {row["url"]: row for row in check_json(web, list(pages.values()), *UA, *FAST)}
+    assert time.monotonic() - started < 30
+    for name, (_raw, why) in RAW.items():
+        row = rows[pages[name]]
+        assert row["allowed"] is False and row["stage"] == "refused", (name, row)
+        [reason] = [r for r in row["reasons"] if r["protocol"] == "robots.txt"]
+        assert reason["verdict"] == "unreadable", (name, reason)
+        assert why in reason["detail"] and "twisted.python.failure" not in reason["detail"], (
+            name, reason)
+        assert pages[name] not in web.requested()
+
+
+def test_a_page_whose_answer_is_not_http_is_a_failed_decision(web: FixtureWeb) -> None:
+    _site(web)
+    web.add(PAGE, raw=b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 60\r\n\r\n"
+            + b"<html><head><meta name=robots content=noai></head></html>")
+    row = _one(web)
+    assert row["allowed"] is False and row["stage"] == "failed", row
+    assert "conflicting Content-Length" in row["error"], row
