@@ -261,6 +261,33 @@ def c2pa_png(path: Path) -> Serve:
     return serve
 
 
+def coded(path: str, body: str, coding: str, cut: int, ctype: str) -> Serve:
+    """*body* in *coding* with its last *cut* bytes gone (0: whole), sent with
+    a Content-Length that matches: the transport is complete, the coding is not."""
+    raw = body.encode()
+    if coding == "gzip":
+        data = _gzip(raw)
+    elif coding == "br":
+        import brotli
+
+        data = brotli.compress(raw)
+    elif coding == "deflate":
+        data = zlib.compress(raw)
+    else:  # a coding no one decodes
+        data = zlib.compress(raw)
+    data = data[:-cut] if cut else data
+
+    def serve(web: FixtureWeb, host: str) -> str:
+        headers = {"Content-Type": ctype, "Content-Encoding": coding}
+        if path == "/articles/one":
+            return _site(web, host, page=data, headers=headers)
+        web.add(f"{host}{path}", data, headers=headers)
+        if path != "/robots.txt":
+            web.add(f"{host}/robots.txt", ALLOW)
+        return _site(web, host, robots=None)
+    return serve
+
+
 def html_page(body: bytes, ctype: str) -> Serve:
     def serve(web: FixtureWeb, host: str) -> str:
         return _site(web, host, page=body, headers={"Content-Type": ctype})
@@ -285,6 +312,11 @@ NOAI_SPEC = "noai convention (X-Robots-Tag / meta robots noai): reserved"
 HTML_ENCODING = ("HTML Living Standard §13.2.3 (encoding sniffing: BOM, transport charset, "
                  "<meta charset>): the noai meta tag is read")
 
+CODING_CUT = ("RFC 9110 §8.4.1: the content coding is part of the representation; one that "
+              "ends before its end marker (gzip trailer, brotli last block, zlib checksum) is "
+              "incomplete: unreadable (Scrapy returns what it could inflate)")
+CODING_UNKNOWN = ("RFC 9110 §8.4.1: a coding the recipient cannot decode leaves the body "
+                  "unreadable")
 R, D, F = "refused", "dropped", "failed"
 UNREAD, RESERVED = frozenset({"unreadable"}), frozenset({"reserved"})
 EITHER = frozenset({"reserved", "unreadable"})
@@ -411,6 +443,26 @@ CELLS: list[Cell] = [
          "is present but unreadable, failing closed (issue 14 item 4); the native read runs "
          "in a child process under a 512 MiB address-space bound",
          c2pa_png(ROOT / "tests" / "data" / "readers" / "c2pa-cbor-length-bomb.png")),
+    # -- content codings cut off, or unknown (RFC 9110 §8.4.1) --------------------------
+    cell("robots-gzip-cut", "robots.txt", "gzip coding cut off (trailer and last bytes)", {R},
+         "robots.txt", UNREAD, CODING_CUT + "; " + RFC9309_UNREACHABLE,
+         coded("/robots.txt", "User-agent: *\nDisallow: /\n" * 3, "gzip", 20, "text/plain")),
+    cell("robots-br-cut", "robots.txt", "brotli coding cut off", {R}, "robots.txt", UNREAD,
+         CODING_CUT + "; " + RFC9309_UNREACHABLE,
+         coded("/robots.txt", "User-agent: *\nDisallow: /\n" * 3, "br", 3, "text/plain")),
+    cell("robots-unknown-coding", "robots.txt", "Content-Encoding x-unknown", {R},
+         "robots.txt", UNREAD, CODING_UNKNOWN + "; " + RFC9309_UNREACHABLE,
+         coded("/robots.txt", "User-agent: *\nDisallow: /\n", "x-unknown", 0, "text/plain")),
+    cell("tdmrep-deflate-cut", "tdmrep.json", "deflate coding cut off", {R}, "tdmrep", UNREAD,
+         CODING_CUT + "; " + TDMREP,
+         coded("/.well-known/tdmrep.json", TDM_RESERVED + " " * 200, "deflate", 6,
+               "application/json")),
+    cell("page-gzip-cut", "page (HTML meta)", "gzip coding cut off before the meta tag", {D},
+         "http", UNREAD, CODING_CUT,
+         coded("/articles/one", NOAI.replace("<title>t</title>", "<title>" + "t" * 400
+                                             + "</title>"), "gzip", 60, "text/html")),
+    cell("page-unknown-coding", "page (HTML meta)", "Content-Encoding x-unknown", {D}, "http",
+         UNREAD, CODING_UNKNOWN, coded("/articles/one", NOAI, "x-unknown", 0, "text/html")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),
