@@ -46,7 +46,15 @@ TRUNCATED_FLAGS = frozenset({"partial", "dataloss", "download_stopped"})
 
 
 def truncation(response: Response) -> str:
-    """Why *response*'s body may be cut off ("" when it arrived whole)."""
+    """Why *response*'s body may be cut off ("" when it arrived whole).
+
+    A 206 is cut off too: tdmguard never sends ``Range``, so a 206 Partial
+    Content is part of a representation (RFC 9110 §15.3.7), though 2xx.
+    """
+    if response.status == 206:
+        span = (response.headers.get(b"Content-Range") or b"").decode("latin-1")[:80]
+        return (f"206 Partial Content ({span or 'no Content-Range'}) to a request "
+                "for the whole representation: a part of it, not the whole")
     flags = TRUNCATED_FLAGS.intersection(response.flags)
     if not flags:
         return ""

@@ -288,6 +288,21 @@ def coded(path: str, body: str, coding: str, cut: int, ctype: str) -> Serve:
     return serve
 
 
+def partial_content(path: str, body: str, ctype: str) -> Serve:
+    """*body*'s first half as a 206 Partial Content, never asked for (no Range)."""
+    half = body.encode()[:len(body) // 2]
+    headers = {"Content-Type": ctype, "Content-Range": f"bytes 0-{len(half) - 1}/{len(body)}"}
+
+    def serve(web: FixtureWeb, host: str) -> str:
+        if path == "/articles/one":
+            return _site(web, host, page=half, status=206, headers=headers)
+        web.add(f"{host}{path}", half, status=206, headers=headers)
+        if path != "/robots.txt":
+            web.add(f"{host}/robots.txt", ALLOW)
+        return _site(web, host, robots=None)
+    return serve
+
+
 def html_page(body: bytes, ctype: str) -> Serve:
     def serve(web: FixtureWeb, host: str) -> str:
         return _site(web, host, page=body, headers={"Content-Type": ctype})
@@ -317,6 +332,8 @@ CODING_CUT = ("RFC 9110 §8.4.1: the content coding is part of the representatio
               "incomplete: unreadable (Scrapy returns what it could inflate)")
 CODING_UNKNOWN = ("RFC 9110 §8.4.1: a coding the recipient cannot decode leaves the body "
                   "unreadable")
+PARTIAL_206 = ("RFC 9110 §15.3.7: a 206 carries part of the representation; tdmguard sends "
+               "no Range, so it is never read as the whole: unreadable")
 R, D, F = "refused", "dropped", "failed"
 UNREAD, RESERVED = frozenset({"unreadable"}), frozenset({"reserved"})
 EITHER = frozenset({"reserved", "unreadable"})
@@ -463,6 +480,18 @@ CELLS: list[Cell] = [
                                              + "</title>"), "gzip", 60, "text/html")),
     cell("page-unknown-coding", "page (HTML meta)", "Content-Encoding x-unknown", {D}, "http",
          UNREAD, CODING_UNKNOWN, coded("/articles/one", NOAI, "x-unknown", 0, "text/html")),
+    # -- 206 Partial Content to a request without Range (RFC 9110 §15.3.7) ------------
+    cell("robots-206", "robots.txt", "206 Partial Content, never asked for", {R}, "robots.txt",
+         UNREAD, PARTIAL_206 + "; " + RFC9309_UNREACHABLE,
+         partial_content("/robots.txt", "User-agent: *\nAllow: /public/\nDisallow: /\n",
+                         "text/plain")),
+    cell("tdmrep-206", "tdmrep.json", "206 Partial Content, never asked for", {R}, "tdmrep",
+         UNREAD, PARTIAL_206 + "; " + TDMREP,
+         # The part is valid JSON that permits: only the 206 can refuse it.
+         partial_content("/.well-known/tdmrep.json", '[{"location": "/", "tdm-reservation": 0}]'
+                         + " " * 41, "application/json")),
+    cell("page-206", "page (HTML meta)", "206 Partial Content, never asked for", {D}, "http",
+         UNREAD, PARTIAL_206, partial_content("/articles/one", NOAI + " " * 200, "text/html")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),
