@@ -205,6 +205,11 @@ RAW = {
                        "Chunk-size"),
     # HTTP/0.9 (a body with no status line): not an HTTP/1.x answer.
     "http-0.9": (DISALLOW, "status code"),
+    # RFC 9112 §6.1: a transfer coding the recipient does not understand
+    # (gzip as a transfer coding): the message cannot be framed.
+    "transfer-coding-gzip": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding:"
+                             b" gzip, chunked\r\n\r\n1a\r\n" + DISALLOW + b"\r\n0\r\n\r\n",
+                             "gzip"),
     # A status outside every class RFC 9110 §15 defines: not a success.
     "status-999": (b"HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n", "HTTP 999"),
 }
