@@ -85,7 +85,9 @@ class ResponseSignals:
         url, headers, body = response.url, response.headers, response.body
         ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").lower()
         head = asset = None
-        if "html" in ctype or (not ctype and body[:512].lstrip()[:1] == b"<"):
+        if self.assets and assets.magic(body):  # an image or PDF, whatever the label
+            asset = assets.read_asset(body, ctype, url)
+        elif "html" in ctype or (not ctype and body[:512].lstrip()[:1] == b"<"):
             head = htmlhead.scan(body, content_type=ctype)  # one scan, shared by all
         elif self.assets and (ctype.startswith(ASSET_TYPES) or not ctype):
             asset = assets.read_asset(body, ctype, url)

@@ -231,7 +231,7 @@ def encoded(path: str, body: bytes, ctype: str, page_path: str = "/articles/one"
     return serve
 
 
-def xmp_png(codec: str, cut: bool = False) -> Serve:
+def xmp_png(codec: str, cut: bool = False, ctype: str = "image/png") -> Serve:
     """A PNG whose XMP packet (iTXt) reserves AI training, in *codec*."""
     packet = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
               '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
@@ -250,7 +250,7 @@ def xmp_png(codec: str, cut: bool = False) -> Serve:
             + chunk(b"iTXt", itxt) + chunk(b"IEND", b""))
 
     def serve(web: FixtureWeb, host: str) -> str:
-        return _site(web, host, page=body, path="/i.png", headers={"Content-Type": "image/png"})
+        return _site(web, host, page=body, path="/i.png", headers={"Content-Type": ctype})
     return serve
 
 
@@ -334,6 +334,9 @@ CODING_UNKNOWN = ("RFC 9110 §8.4.1: a coding the recipient cannot decode leaves
                   "unreadable")
 PARTIAL_206 = ("RFC 9110 §15.3.7: a 206 carries part of the representation; tdmguard sends "
                "no Range, so it is never read as the whole: unreadable")
+MISLABELLED = ("IPTC Photo Metadata plus:DataMining: the reservation is in the image's bytes, "
+               "which a pipeline keeps whatever the Content-Type says; tdmguard reads an "
+               "asset by its magic bytes (RFC 9110 §8.3 leaves sniffing to the recipient)")
 R, D, F = "refused", "dropped", "failed"
 UNREAD, RESERVED = frozenset({"unreadable"}), frozenset({"reserved"})
 EITHER = frozenset({"reserved", "unreadable"})
@@ -492,6 +495,11 @@ CELLS: list[Cell] = [
                          + " " * 41, "application/json")),
     cell("page-206", "page (HTML meta)", "206 Partial Content, never asked for", {D}, "http",
          UNREAD, PARTIAL_206, partial_content("/articles/one", NOAI + " " * 200, "text/html")),
+    cell("image-labelled-octet-stream", "image (embedded XMP)",
+         "labelled binary/octet-stream", {D}, "iptc", RESERVED, MISLABELLED,
+         xmp_png("utf-8", ctype="binary/octet-stream")),
+    cell("image-labelled-html", "image (embedded XMP)", "labelled text/html", {D}, "iptc",
+         RESERVED, MISLABELLED, xmp_png("utf-8", ctype="text/html; charset=utf-8")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),

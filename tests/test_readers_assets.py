@@ -976,3 +976,16 @@ def test_fuzz_real_manifests_corrupted(index, cut, flips, mode, purpose) -> None
             r.protocol == "c2pa" and r.verdict in (RESERVED, UNREADABLE)
             for r in training
         ), training
+
+
+def test_magic_names_an_asset_by_its_leading_bytes_only() -> None:
+    from tdmguard.middlewares.readers.assets import magic
+
+    assert magic(jpeg(b"")) == "jpeg"
+    assert magic(png(b"")) == "png"
+    assert magic(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "webp"
+    assert magic(b"GIF89a...") == "gif" and magic(b"MM\x00*...") == "tiff"
+    assert magic(b"%PDF-1.7\n") == "pdf"
+    # Not by what comes later: an HTML page quoting a PDF header stays a page.
+    assert magic(b"<html><body>%PDF-1.7 starts every PDF</body></html>") is None
+    assert magic(b"") is None and magic(b"User-agent: *\n") is None

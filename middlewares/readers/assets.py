@@ -213,6 +213,28 @@ def iptc_reasons(
 # -- containers -------------------------------------------------------------------
 
 
+#: Leading bytes that make a body an asset whatever its Content-Type says.
+_MAGIC = ((b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"),
+          (b"GIF89a", "gif"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"%PDF-", "pdf"))
+
+
+def magic(data: bytes) -> str | None:
+    """The asset kind *data* starts with (strict magic bytes), else None.
+
+    Servers label images ``binary/octet-stream``, ``text/plain`` or even
+    ``text/html``; a pipeline keeps the bytes whatever the label, so their
+    embedded rights metadata is read whatever the label too.
+    """
+    for prefix, kind in _MAGIC:
+        if data.startswith(prefix):
+            return kind
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"PK\x03\x04") and data[30:58] == b"mimetypeapplication/epub+zip":
+        return "epub"
+    return None
+
+
 def sniff(data: bytes, content_type: str = "") -> str:
     """The container kind of *data* (magic bytes first, then the media type)."""
     head = data[:64]
@@ -521,6 +543,7 @@ __all__ = [
     "AssetMetadata",
     "IptcValue",
     "iptc_reasons",
+    "magic",
     "read_asset",
     "sniff",
 ]
