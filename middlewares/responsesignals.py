@@ -33,6 +33,7 @@ A reserved response is dropped and its decision recorded.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from tdmguard.middlewares import registry
@@ -55,6 +56,23 @@ SIGNAL_HEADERS = frozenset({b"tdm-reservation", b"tdm-policy", b"content-usage",
 SIGNAL_METAS = frozenset({"tdm-reservation", "tdm-policy", "robots"})
 #: Protocols whose evaluation needs the embedded asset metadata.
 ASSET_PROTOCOLS = frozenset({"tdmrep", "iptc", "c2pa"})
+
+
+#: An HTML document's start: a doctype, the html or the head element.
+_HTML_START = re.compile(rb"<(?:!doctype\s+html|html|head)[\s>/]", re.I)
+
+
+def looks_like_html(body: bytes, ctype: str) -> bool:
+    """An HTML page under another label (or none): XHTML served as
+    ``application/xml``, a page labelled ``text/plain`` or
+    ``application/octet-stream``, one with a byte-order mark and no type. A
+    pipeline parses it as HTML whatever the label, so its meta tags are read."""
+    start = body[:4096]
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM
+        start = start.decode("utf-16", "replace").encode("utf-8", "replace")
+    if not ctype and start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        return True  # no type and markup: as before, any markup is scanned
+    return _HTML_START.search(start) is not None
 
 
 class ResponseSignals:
@@ -87,7 +105,7 @@ class ResponseSignals:
         head = asset = None
         if self.assets and assets.magic(body):  # an image or PDF, whatever the label
             asset = assets.read_asset(body, ctype, url)
-        elif "html" in ctype or (not ctype and body[:512].lstrip()[:1] == b"<"):
+        elif "html" in ctype or looks_like_html(body, ctype):
             head = htmlhead.scan(body, content_type=ctype)  # one scan, shared by all
         elif self.assets and (ctype.startswith(ASSET_TYPES) or not ctype):
             asset = assets.read_asset(body, ctype, url)

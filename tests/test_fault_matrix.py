@@ -337,6 +337,9 @@ PARTIAL_206 = ("RFC 9110 §15.3.7: a 206 carries part of the representation; tdm
 MISLABELLED = ("IPTC Photo Metadata plus:DataMining: the reservation is in the image's bytes, "
                "which a pipeline keeps whatever the Content-Type says; tdmguard reads an "
                "asset by its magic bytes (RFC 9110 §8.3 leaves sniffing to the recipient)")
+MISLABELLED_PAGE = ("noai convention (meta robots noai): the page is HTML whatever its label, "
+                    "and a pipeline parses it as HTML; tdmguard reads the head of any body "
+                    "that starts as an HTML document")
 R, D, F = "refused", "dropped", "failed"
 UNREAD, RESERVED = frozenset({"unreadable"}), frozenset({"reserved"})
 EITHER = frozenset({"reserved", "unreadable"})
@@ -500,6 +503,15 @@ CELLS: list[Cell] = [
          xmp_png("utf-8", ctype="binary/octet-stream")),
     cell("image-labelled-html", "image (embedded XMP)", "labelled text/html", {D}, "iptc",
          RESERVED, MISLABELLED, xmp_png("utf-8", ctype="text/html; charset=utf-8")),
+    cell("page-xhtml-as-xml", "page (HTML meta)", "XHTML labelled application/xml", {D},
+         "noai", RESERVED, MISLABELLED_PAGE,
+         html_page(('<?xml version="1.0"?>' + NOAI.replace("<html>", '<html xmlns="http://www.'
+                    'w3.org/1999/xhtml">').replace('"noai">', '"noai"/>')).encode(),
+                   "application/xml")),
+    cell("page-as-text-plain", "page (HTML meta)", "labelled text/plain", {D}, "noai",
+         RESERVED, MISLABELLED_PAGE, html_page(NOAI.encode(), "text/plain")),
+    cell("page-bom-no-type", "page (HTML meta)", "UTF-8 BOM, no Content-Type", {D}, "noai",
+         RESERVED, MISLABELLED_PAGE, html_page(b"\xef\xbb\xbf" + NOAI.encode(), "")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),

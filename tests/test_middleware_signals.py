@@ -268,3 +268,26 @@ def test_licence_already_named_by_robots_is_not_fetched_again(web):
     row = check_json(web, [PAGE], "--user-agent", "TestBot")[0]
     assert row["allowed"] is True, row
     assert web.count(LICENCE) == 1
+
+
+def test_html_under_another_label_is_read_and_other_markup_is_not() -> None:
+    from tdmguard.middlewares.responsesignals import looks_like_html
+
+    assert looks_like_html(b'<?xml version="1.0"?><html xmlns="x"><head>', "application/xml")
+    assert looks_like_html(b"<!DOCTYPE html><title>t</title>", "text/plain")
+    assert looks_like_html("<html><head>".encode("utf-16"), "application/octet-stream")
+    assert looks_like_html(b"\xef\xbb\xbf<meta name=robots content=noai>", "")
+    assert not looks_like_html(b'<?xml version="1.0"?><rss><channel>', "application/rss+xml")
+    assert not looks_like_html(b"<svg xmlns='http://www.w3.org/2000/svg'>", "image/svg+xml")
+    assert not looks_like_html(b'{"html": "<html>"}'[:6], "application/json")
+
+
+def test_a_large_feed_is_not_dropped_as_a_head_too_long(web):
+    # Only an HTML document has a <head> to end; a 200 KB RSS feed with none
+    # is not "a head longer than the scan".
+    feed = b'<?xml version="1.0"?><rss><channel>' + b"<item><title>x</title></item>" * 7000
+    web.add("http://s.example/robots.txt", "User-agent: *\nAllow: /\n")
+    web.add("http://s.example/feed", feed + b"</channel></rss>",
+            headers={"Content-Type": "application/rss+xml"})
+    [row] = check_json(web, ["http://s.example/feed"], "--user-agent", "TestBot")
+    assert row["allowed"] is True and row["stage"] == "fetched", row
