@@ -53,7 +53,8 @@ ASSET_TYPES = ("image/", "application/pdf", "application/epub", "application/oct
 #: (the common case) skips the readers, whose answer would only be "absent".
 SIGNAL_HEADERS = frozenset({b"tdm-reservation", b"tdm-policy", b"content-usage",
                             b"content-signal", b"x-robots-tag", b"robots-tag"})
-SIGNAL_METAS = frozenset({"tdm-reservation", "tdm-policy", "robots"})
+SIGNAL_METAS = frozenset({"tdm-reservation", "tdm-policy", "robots", "x-robots-tag",
+                          "robots-tag"})
 #: Protocols whose evaluation needs the embedded asset metadata.
 ASSET_PROTOCOLS = frozenset({"tdmrep", "iptc", "c2pa"})
 
@@ -110,7 +111,8 @@ class ResponseSignals:
         elif self.assets and (ctype.startswith(ASSET_TYPES) or not ctype):
             asset = assets.read_asset(body, ctype, url)
         signals = any(k.lower() in SIGNAL_HEADERS for k in headers) or (
-            head is not None and any(m.key in self.metas for m in head.metas))
+            head is not None and any(m.key in self.metas
+                                     for m in (*head.metas, *head.body_metas)))
         ctx = ResponseContext(url, headers, c.tokens, c.purpose, c.mode, ctype,
                               self.matching, self.rsl_held, head, asset, signals,
                               request.meta, self.noai_extra)

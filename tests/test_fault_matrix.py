@@ -512,6 +512,16 @@ CELLS: list[Cell] = [
          RESERVED, MISLABELLED_PAGE, html_page(NOAI.encode(), "text/plain")),
     cell("page-bom-no-type", "page (HTML meta)", "UTF-8 BOM, no Content-Type", {D}, "noai",
          RESERVED, MISLABELLED_PAGE, html_page(b"\xef\xbb\xbf" + NOAI.encode(), "")),
+    cell("page-meta-in-body", "page (HTML meta)", "robots meta misplaced in <body>", {D},
+         "noai", RESERVED, "noai convention, strict mode: a reservation seen anywhere in the "
+         "scanned page holds (rfc mode reads the head only)",
+         html_page(b'<html><head><title>t</title></head><body><p>x</p><meta name="robots" '
+                   b'content="noai"></body></html>', "text/html")),
+    cell("page-meta-http-equiv", "page (HTML meta)", 'meta http-equiv="X-Robots-Tag"', {D},
+         "noai", RESERVED, "the page's own header-equivalent statement (HTML http-equiv): read "
+         "as the X-Robots-Tag header it names",
+         html_page(b'<html><head><meta http-equiv="X-Robots-Tag" content="noai"></head>'
+                   b"<body>x</body></html>", "text/html")),
     cell("page-utf16le-declared", "page (HTML meta)", "charset=utf-16le declared, no BOM",
          {D}, "noai", RESERVED, HTML_ENCODING,
          html_page(NOAI.encode("utf-16-le"), "text/html; charset=utf-16le")),

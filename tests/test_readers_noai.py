@@ -324,3 +324,45 @@ def test_fuzz(headers, html, ctype, tokens, mode, purpose) -> None:
             headers, head, tokens, ctype, purpose, mode, {"noindex": ["train-ai"]}
         )
     )
+
+
+def test_a_robots_meta_misplaced_in_the_body_reserves_in_strict_mode_only() -> None:
+    # HTML puts meta robots in the head; templates misplace it. Strict mode:
+    # a reservation seen anywhere holds. rfc mode: the head only.
+    from tdmguard.middlewares.readers import htmlhead
+    from tdmguard.middlewares.vocab import RFC
+
+    page = (b'<html><head><title>t</title></head><body><p>x</p>'
+            b'<meta name="robots" content="noai"></body></html>')
+    head = htmlhead.scan(page)
+    assert [m.key for m in head.body_metas] == ["robots"] and not head.meta("robots")
+    assert verdict(noai_reasons(None, head, ("TestBot",), "text/html")) == RESERVED
+    assert verdict(noai_reasons(None, head, ("TestBot",), "text/html", mode=RFC)) == UNAVAILABLE
+
+
+@pytest.mark.parametrize("hidden", [
+    b'<!-- <meta name="robots" content="noai"> -->',
+    b'<script>var s = "<meta name=robots content=noai>";</script>',
+    b'<template><meta name="robots" content="noai"></template>',
+    b'<textarea><meta name="robots" content="noai"></textarea>',
+])
+def test_a_meta_in_a_comment_or_raw_text_in_the_body_is_no_reservation(hidden: bytes) -> None:
+    from tdmguard.middlewares.readers import htmlhead
+
+    head = htmlhead.scan(b"<html><head><title>t</title></head><body>" + hidden + b"</body>")
+    assert head.body_metas == []
+    assert verdict(noai_reasons(None, head, ("TestBot",), "text/html")) == UNAVAILABLE
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("noai", RESERVED), ("TestBot: noai", RESERVED), ("otherbot: noai", UNAVAILABLE),
+    ("noindex", UNAVAILABLE)])
+def test_meta_http_equiv_x_robots_tag_reads_as_the_header(content: str, expected: str) -> None:
+    from tdmguard.middlewares.readers import htmlhead
+    from tdmguard.middlewares.vocab import RFC
+
+    head = htmlhead.scan(f'<html><head><meta http-equiv="X-Robots-Tag" content="{content}">'
+                         "</head></html>".encode())
+    for mode in ("strict", RFC):
+        reasons = noai_reasons(None, head, ("TestBot",), "text/html", mode=mode)
+        assert verdict(reasons) == expected, (mode, reasons)

@@ -60,18 +60,33 @@ def _directives_in(value: str) -> Iterable[tuple[str | None, str]]:
 
 
 def directives(
-    headers: HeadersLike = None, head: Head | None = None, tokens: Iterable[str] = ()
+    headers: HeadersLike = None, head: Head | None = None, tokens: Iterable[str] = (),
+    body: bool = False,
 ) -> list[Directive]:
-    """Every robots directive in *headers* and *head* that applies to *tokens*."""
+    """Every robots directive in *headers* and *head* that applies to *tokens*.
+
+    ``<meta http-equiv="X-Robots-Tag">`` is read as the header it names. With
+    *body* (strict mode), meta tags misplaced after the head count too.
+    """
     ours = {t.lower() for t in tokens if t}
     out: list[Directive] = []
-    for name, value in header_values(headers, *HEADER_NAMES):
-        rule = f"{name}: {clip(value, 200)}"
+    header_like = [(value, f"{name} header", f"{name}: {clip(value, 200)}")
+                   for name, value in header_values(headers, *HEADER_NAMES)]
+    metas = list(head.metas) if head is not None else []
+    if head is not None and body:
+        metas += head.body_metas
+    for meta in metas:
+        if meta.attr == "http-equiv" and meta.key in ("x-robots-tag", "robots-tag"):
+            header_like.append((meta.content, f'meta http-equiv="{meta.key}"', str(meta)))
+    for value, source, rule in header_like:
         for scope, directive in _directives_in(value):
             if scope is None or scope == "*" or scope in ours:
-                out.append(Directive(directive, scope, rule, f"{name} header"))
+                out.append(Directive(directive, scope, rule, source))
     if head is not None:
-        for meta in head.meta("robots", *ours):
+        wanted = {"robots", *ours}
+        for meta in metas:
+            if meta.key not in wanted or meta.attr == "http-equiv":
+                continue
             scope = None if meta.key == "robots" else meta.key
             for item in meta.content.split(","):
                 directive = item.strip().lower()

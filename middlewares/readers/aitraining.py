@@ -192,7 +192,7 @@ def directive_reasons(
     mode = norm_mode(mode)
     out = []
     if covers(PROTOCOL, _LABEL, purpose, mode):
-        for found in directives(headers, head, tokens):
+        for found in directives(headers, head, tokens, body=mode == STRICT):
             if found.name == _LABEL:
                 scope = f" (scoped to {found.scope})" if found.scope else ""
                 out.append(

@@ -25,7 +25,16 @@ head, through the whole document, collecting only JSON-LD blocks
 (:attr:`Head.jsonld`) and elements whose ``itemprop`` / ``property`` names
 it (:attr:`Head.free_props`); otherwise it stops where the head ends. The
 last scan is remembered, so checks that scan the same body object with the
-same arguments share one result (treat it as read-only).
+same arguments share one result (treat it as read-only). After the head, the
+rest of the scanned bytes is searched for misplaced ``<meta name>`` /
+``<meta http-equiv>`` tags (:attr:`Head.body_metas`, read in strict mode),
+skipping comments and raw-text elements as the head scan does.
+
+Why it is long: three passes read the same decoded text with one tokenizer
+(the tag pattern, the attribute parser, the raw-text and comment rules): the
+head itself, the misplaced meta tags after it, and the paywall markers
+through the whole document. Split, they would each need the tokenizer and
+the decoded text handed across modules.
 """
 
 from __future__ import annotations
@@ -116,6 +125,10 @@ class Head:
     jsonld: list[Script] = field(default_factory=list)
     #: ``isAccessibleForFree`` microdata / RDFa anywhere (when free_marked).
     free_props: list[Prop] = field(default_factory=list)
+    #: ``<meta>`` elements after the head, within the scanned bytes (outside
+    #: comments and raw-text elements): a template that misplaces a robots
+    #: meta tag; strict mode reads them (a reservation seen anywhere holds).
+    body_metas: list[Meta] = field(default_factory=list)
     #: True once ``</head>`` or ``<body`` was reached.
     complete: bool = False
     #: True when the byte limit cut the document before the head ended.
@@ -282,9 +295,48 @@ def _scan(body: bytes | str | None, limit: int, ctype: str | None) -> Head:
         pos = after
     head.truncated = cut and not head.complete
     head.last_line = line
+    if head.complete:
+        _body_metas(head, text, pos, head_end, line, counted)
     if free:
         _scan_rest(head, text, pos, line, counted)
     return head
+
+
+_BODY_META = re.compile(
+    r"<(!--|(?:meta|script|style|title|textarea|template|noframes|xmp)(?=[\s/>]))",
+    re.IGNORECASE)
+
+
+def _body_metas(head: Head, text: str, pos: int, end: int, line: int, counted: int) -> None:
+    """``<meta name|http-equiv>`` after the head, up to *end* (the scanned bytes)."""
+    while True:
+        match = _BODY_META.search(text, pos, end)
+        if match is None:
+            return
+        start = match.start()
+        line += text.count("\n", counted, start)
+        counted = start
+        token = match.group(1).lower()
+        if token == "!--":
+            close = text.find("-->", match.end())
+            if close < 0:
+                return
+            pos = close + 3
+        elif token == "meta":
+            attrs, after = _attributes(text, match.end())
+            for attr in ("name", "http-equiv"):
+                if attr in attrs:
+                    raw = text[start:after].strip()
+                    head.body_metas.append(Meta(attrs[attr].strip().lower(),
+                                                attrs.get("content", "").strip(), attr,
+                                                line, raw[:500]))
+                    break
+            pos = after
+        else:  # raw text (or inert template) content: no element in it counts
+            close_match = _RAW_END[token].search(text, match.end())
+            if close_match is None:
+                return
+            pos = close_match.end()
 
 
 def _scan_rest(head: Head, text: str, pos: int, line: int, counted: int) -> None:

@@ -8,6 +8,8 @@ syntax: legacy ``X-Robots-Tag`` (``token:`` scopes) and the repext
 :mod:`._robotstag`. Everything is case-insensitive; malformed pieces are
 ignored (vector N6); ``noindex``/``noarchive`` are not AI reservations
 (N5, N7) unless the operator maps them with ``extra_directives``.
+``<meta http-equiv="X-Robots-Tag">`` is read as that header; ``strict`` mode
+also reads robots meta tags misplaced after the head (``Head.body_metas``).
 
 ``noimageai`` reserves images. On a non-image response:
 
@@ -66,7 +68,7 @@ def noai_reasons(
     reasons: list[Reason] = []
     seen: set[tuple[str, str]] = set()
     deferred: list[str] = []
-    for found in directives(headers, head, tokens):
+    for found in directives(headers, head, tokens, body=mode == STRICT):
         applies = covers(PROTOCOL, found.name, purpose, mode) or purpose in extra.get(
             found.name, ()
         )
