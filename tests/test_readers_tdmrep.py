@@ -608,3 +608,10 @@ def test_fuzz_resolve(headers, html, mode, purpose) -> None:
         )
     )
     assert_reasons(resolve("", None, headers, head, purpose=purpose, mode=mode))
+
+
+def test_a_tdm_reservation_meta_misplaced_in_the_body_holds_in_strict_mode_only() -> None:
+    head = htmlhead.scan(b'<html><head><title>t</title></head><body>'
+                         b'<meta name="tdm-reservation" content="1"></body></html>')
+    assert verdict(resolve("http://x.example/a", None, None, head)) == RESERVED
+    assert verdict(resolve("http://x.example/a", None, None, head, mode=RFC)) == UNAVAILABLE

@@ -311,9 +311,12 @@ def meta_statements(head: Head | None, mode: str = STRICT) -> list[Statement]:
     if head is None:
         return []
     metas = head.meta("tdm-reservation")
+    policies = [m.content for m in head.meta("tdm-policy") if m.content]
+    if mode == STRICT:  # a reservation seen anywhere holds: misplaced in the body too
+        metas += [m for m in head.body_metas if m.key == "tdm-reservation"]
+        policies += [m.content for m in head.body_metas if m.key == "tdm-policy" and m.content]
     if not metas:
         return []
-    policies = [m.content for m in head.meta("tdm-policy") if m.content]
     rule = "; ".join(str(m) for m in metas)
     return [
         Statement(
