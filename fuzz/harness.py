@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Coverage-guided fuzz harnesses: one per reader, the blocklist line parser,
-the reservations file reader and the ``tdmguard.toml`` loader.
+the reservations file reader, the ``tdmguard.toml`` loader and the
+content-coding completeness check.
 
 Run one target with atheris (libFuzzer)::
 
@@ -35,6 +36,7 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # offline, always
 
 with atheris.instrument_imports(include=["tdmguard"]):
     from tdmguard.blocklists import listfile
+    from tdmguard.middlewares import codings
     from tdmguard.middlewares.readers import (
         INTERNAL_ERROR,
         PROTOCOLS,
@@ -294,6 +296,32 @@ def fuzz_config(data: bytes) -> None:
                 raise Finding(f"ConfigError is not one line: {exc}") from None
 
 
+def fuzz_codings(data: bytes) -> None:
+    """The content-coding completeness check (middlewares/codings.py): any
+    bytes in any coding give a reason or None, never an exception; a whole
+    gzip/deflate/brotli stream of the input is complete, and any cut of it
+    is not."""
+    import gzip
+    import zlib
+
+    import brotli
+
+    for coding in ("gzip", "x-gzip", "deflate", "br", "zstd", "identity", "x-unknown"):
+        why = codings.incomplete(data, data[: len(data) // 2], [coding], 1 << 20)
+        if why is not None and not isinstance(why, str):
+            raise Finding(f"{coding}: {why!r}")
+    for coding, encode in (("gzip", gzip.compress), ("deflate", zlib.compress),
+                           ("br", brotli.compress)):
+        whole = encode(data)
+        if codings.incomplete(whole, data, [coding], 1 << 20) is not None:
+            raise Finding(f"a whole {coding} stream read as incomplete")
+        if len(whole) < 2:
+            continue  # brotli's empty stream is one byte: nothing to cut
+        cut = len(data) % (len(whole) - 1) + 1  # 1 .. len(whole) - 1 bytes kept
+        if codings.incomplete(whole[:cut], data, [coding], 1 << 20) is None:
+            raise Finding(f"a {coding} stream cut to {cut} of {len(whole)} bytes read whole")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "robots": fuzz_robots,
     "tdmrep": fuzz_tdmrep,
@@ -308,6 +336,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "blocklist": fuzz_blocklist,
     "reservations": fuzz_reservations,
     "config": fuzz_config,
+    "codings": fuzz_codings,
 }
 
 
