@@ -366,3 +366,10 @@ def test_meta_http_equiv_x_robots_tag_reads_as_the_header(content: str, expected
     for mode in ("strict", RFC):
         reasons = noai_reasons(None, head, ("TestBot",), "text/html", mode=mode)
         assert verdict(reasons) == expected, (mode, reasons)
+
+
+def test_meta_http_equiv_robots_still_reads_as_meta_robots() -> None:
+    # Some sites write http-equiv="robots"; it was read as name="robots"
+    # before http-equiv="X-Robots-Tag" support, and still is.
+    head = htmlhead.scan(b'<html><head><meta http-equiv="robots" content="noai"></head></html>')
+    assert verdict(noai_reasons(None, head, ("TestBot",), "text/html")) == RESERVED

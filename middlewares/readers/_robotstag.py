@@ -85,7 +85,7 @@ def directives(
     if head is not None:
         wanted = {"robots", *ours}
         for meta in metas:
-            if meta.key not in wanted or meta.attr == "http-equiv":
+            if meta.key not in wanted:  # http-equiv="robots" counts as name="robots"
                 continue
             scope = None if meta.key == "robots" else meta.key
             for item in meta.content.split(","):
