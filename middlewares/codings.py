@@ -21,11 +21,14 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["incomplete"]
+__all__ = ["NO_CODING", "incomplete"]
 
 _CHUNK = 1 << 16
 #: The codings Scrapy decodes (when their library is installed).
 CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
+#: Values that mean "no coding": ``identity`` (RFC 9110 §8.4.1), and ``none``,
+#: which misconfigured servers send for the same (the body is not coded).
+NO_CODING = frozenset({"identity", "none"})
 
 
 def _zlib_stream(data: bytes, wbits: int) -> Iterator[bytes]:
@@ -105,7 +108,7 @@ def incomplete(coded: bytes, decoded: bytes, codings: Sequence[str], limit: int)
     *codings* are the ``Content-Encoding`` values in the order they were
     applied; *limit* bounds each intermediate layer of a multi-coded body.
     """
-    codings = [c for c in (c.strip().lower() for c in codings) if c and c != "identity"]
+    codings = [c for c in (c.strip().lower() for c in codings) if c and c not in NO_CODING]
     if not codings or not coded:
         return None
     if codings in (["gzip"], ["x-gzip"]) and _gzip_trailer_matches(coded, decoded):

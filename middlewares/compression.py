@@ -28,7 +28,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from tdmguard.middlewares.codings import incomplete
+from tdmguard.middlewares.codings import NO_CODING, incomplete
 from tdmguard.middlewares.exceptions import Refused
 from tdmguard.middlewares.vocab import AUX_META, REASONS_META, UNREADABLE, Reason
 
@@ -66,7 +66,7 @@ class RecordedHttpCompressionMiddleware(HttpCompressionMiddleware):
         codings = [c for v in coded for c in v.decode("latin-1").split(",")]
         left = [c.strip() for v in result.headers.getlist("Content-Encoding")
                 for c in v.decode("latin-1").split(",")
-                if c.strip() and c.strip().lower() != "identity"]
+                if c.strip() and c.strip().lower() not in NO_CODING]
         if left:  # a coding Scrapy could not decode: the body is still coded
             why: str | None = f"Content-Encoding {', '.join(left)} is not one Scrapy can decode"
         else:

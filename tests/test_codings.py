@@ -84,6 +84,7 @@ def test_two_codings_are_checked_layer_by_layer() -> None:
 
 def test_identity_and_no_coding_need_no_check() -> None:
     assert incomplete(TEXT, TEXT, ["identity"], LIMIT) is None
+    assert incomplete(TEXT, TEXT, ["None"], LIMIT) is None  # a misconfigured server's "none"
     assert incomplete(TEXT, TEXT, [], LIMIT) is None
 
 
