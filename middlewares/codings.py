@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterator, Sequence
 __all__ = ["NO_CODING", "incomplete"]
 
 _CHUNK = 1 << 16
-#: The codings Scrapy decodes (when their library is installed).
-CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
 #: Values that mean "no coding": ``identity`` (RFC 9110 §8.4.1), and ``none``,
 #: which misconfigured servers send for the same (the body is not coded).
 NO_CODING = frozenset({"identity", "none"})

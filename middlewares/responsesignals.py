@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tdmguard.middlewares import registry
+from tdmguard.middlewares import describe, registry
 from tdmguard.middlewares.location import informative
 from tdmguard.middlewares.readers import assets, htmlhead
 from tdmguard.middlewares.registry import RESPONSE, ResponseContext
@@ -86,8 +86,7 @@ class ResponseSignals:
         # Directives the operator reads as a reservation of what this crawl
         # does (datadiligence's respect_noindex, Bing's noarchive).
         self.noai_extra: dict[str, tuple[str, ...]] = {
-            d.strip().lower(): (self.config.purpose,)
-            for d in s.getlist("TDMGUARD_NOAI_EXTRA_DIRECTIVES") if d.strip()}
+            d: (self.config.purpose,) for d in describe.extra_noai_directives(s.get)}
         #: The response-level protocols switched on, from the registry.
         self.protocols = registry.evaluators(s.getbool, RESPONSE)
         names = {p.name for p, _ in self.protocols}
